@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/govmatch/govmatch/pkg/identity"
+	"github.com/govmatch/govmatch/pkg/testdb"
+)
+
+// benchClient keeps connections open, as a real client would, so the
+// benchmark measures govmatch and not TCP handshakes.
+var benchClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
+
+// latencies collects request durations from parallel benchmark workers.
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	l.d = append(l.d, d)
+	l.mu.Unlock()
+}
+
+// report adds requests/s, p50 and p99 to the benchmark's output.
+func (l *latencies) report(b *testing.B, elapsed time.Duration) {
+	if len(l.d) == 0 {
+		return
+	}
+	slices.Sort(l.d)
+	pct := func(p float64) float64 {
+		return float64(l.d[int(p*float64(len(l.d)-1))].Microseconds()) / 1000
+	}
+	b.ReportMetric(float64(len(l.d))/elapsed.Seconds(), "req/s")
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(0, "ns/op") // wall time per op under parallelism misleads; req/s says it
+}
+
+func benchDo(b *testing.B, req *http.Request, want int, lat *latencies) {
+	start := time.Now()
+	res, err := benchClient.Do(req)
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	lat.add(time.Since(start))
+	if res.StatusCode != want {
+		b.Errorf("%s %s: status %d", req.Method, req.URL.Path, res.StatusCode)
+	}
+}
+
+// BenchmarkGateway measures creating and listing needs through the REST
+// gateway, 8 concurrent clients on the monolith, on both backends:
+//
+//	make bench-gateway
+func BenchmarkGateway(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			dsn := ""
+			if backend == "postgres" {
+				dsn = testdb.Postgres(b)
+			}
+			sys := startMonolith(b, dsn, false, "GOVMATCH_RATE_LIMIT", "0")
+			tok := sys.token(b, "stadt-giessen", identity.RoleBuyer)
+			body := func(i int) []byte {
+				buf, _ := json.Marshal(map[string]any{
+					"title":               fmt.Sprintf("Online-Terminbuchung %d", i),
+					"problemStatement":    "Bürgerinnen und Bürger warten zu lange auf einen Termin im Bürgerbüro; gesucht ist eine barrierefreie Lösung.",
+					"cpvCodes":            []string{"72212000", "48000000"},
+					"placesOfPerformance": []string{"06531005"},
+					"estimatedBudget":     map[string]any{"minEur": 40000, "maxEur": 90000},
+				})
+				return buf
+			}
+
+			b.Run("create", func(b *testing.B) {
+				var lat latencies
+				var mu sync.Mutex
+				seq := 0
+				b.SetParallelism(4)
+				start := time.Now()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						mu.Lock()
+						seq++
+						i := seq
+						mu.Unlock()
+						req, _ := http.NewRequest("POST", sys.base+"/v1/needs", bytes.NewReader(body(i)))
+						req.Header.Set("Authorization", "Bearer "+tok)
+						req.Header.Set("Content-Type", "application/json")
+						benchDo(b, req, http.StatusOK, &lat)
+					}
+				})
+				lat.report(b, time.Since(start))
+			})
+
+			// Listing searches 2,000 needs for a word and a CPV branch.
+			count := countNeeds(b, sys, tok)
+			for i := count; i < 2000; i++ {
+				req, _ := http.NewRequest("POST", sys.base+"/v1/needs", bytes.NewReader(body(i)))
+				req.Header.Set("Authorization", "Bearer "+tok)
+				req.Header.Set("Content-Type", "application/json")
+				benchDo(b, req, http.StatusOK, &latencies{})
+			}
+			for _, q := range []struct{ name, query string }{
+				{"list", "pageSize=20"},
+				{"search", "pageSize=20&cpvCodes=72000000&regions=DE7&query=termin"},
+			} {
+				b.Run(q.name, func(b *testing.B) {
+					var lat latencies
+					b.SetParallelism(4)
+					start := time.Now()
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							req, _ := http.NewRequest("GET", sys.base+"/v1/needs?"+q.query, nil)
+							req.Header.Set("Authorization", "Bearer "+tok)
+							benchDo(b, req, http.StatusOK, &lat)
+						}
+					})
+					lat.report(b, time.Since(start))
+				})
+			}
+		})
+	}
+}
+
+// countNeeds counts the caller's needs by paging through them.
+func countNeeds(b *testing.B, sys *system, tok string) int {
+	n, page := 0, ""
+	for {
+		res := sys.call(b, "GET", "/v1/needs?pageSize=100&pageToken="+page, tok, nil)
+		needs, _ := res.body["needs"].([]any)
+		n += len(needs)
+		page, _ = res.body["nextPageToken"].(string)
+		if page == "" {
+			return n
+		}
+	}
+}

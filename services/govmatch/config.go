@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/sethvargo/go-envconfig"
+)
+
+// Targets a process can run, as in Loki or Mimir: "all" is the monolith,
+// each other target one microservice.
+const (
+	TargetAll      = "all"
+	TargetNeeds    = "needs"
+	TargetVendors  = "vendors"
+	TargetMatching = "matching"
+	TargetGateway  = "gateway"
+)
+
+var targets = []string{TargetAll, TargetNeeds, TargetVendors, TargetMatching, TargetGateway}
+
+// Config is everything a govmatch process reads from its environment, read
+// once in main and validated before anything starts.
+type Config struct {
+	// Target selects the services of this process.
+	Target string `env:"GOVMATCH_TARGET, default=all"`
+	// HTTPAddr is where the REST gateway listens (targets all, gateway).
+	HTTPAddr string `env:"GOVMATCH_HTTP_ADDR, default=:8080"`
+	// GRPCAddr is where the gRPC services listen (targets all, needs).
+	GRPCAddr string `env:"GOVMATCH_GRPC_ADDR, default=:9090"`
+	// AdminAddr serves /metrics, /healthz and /readyz of a service process
+	// without a gateway (target needs).
+	AdminAddr string `env:"GOVMATCH_ADMIN_ADDR, default=:9091"`
+	// NeedsAddr is the gRPC address of the needs service for the gateway;
+	// in the monolith it defaults to this process.
+	NeedsAddr string `env:"GOVMATCH_NEEDS_ADDR"`
+	// VendorsAddr is the gRPC address of the vendor registry for the
+	// gateway; in the monolith it defaults to this process.
+	VendorsAddr string `env:"GOVMATCH_VENDORS_ADDR"`
+	// MatchingAddr is the gRPC address of the matching service for the
+	// gateway; in the monolith it defaults to this process.
+	MatchingAddr string `env:"GOVMATCH_MATCHING_ADDR"`
+	// DataDir holds the embedded SQLite database and the development
+	// issuer's key.
+	DataDir string `env:"GOVMATCH_DATA_DIR, default=./data"`
+	// DatabaseURL selects PostgreSQL instead of the embedded SQLite.
+	DatabaseURL string `env:"DATABASE_URL"`
+	// RedisURL is the Redis of the microservices mode.
+	RedisURL string `env:"REDIS_URL"`
+	// RedisPrefix starts every Redis key, so that several installations
+	// (or tests) can share one Redis.
+	RedisPrefix string `env:"GOVMATCH_REDIS_PREFIX, default=govmatch:"`
+	// DemoData loads the demo data set on first start (an empty database):
+	// "true" or "false"; empty means true for the monolith only.
+	DemoData string `env:"GOVMATCH_DEMO_DATA"`
+	// OIDC settings; without an issuer the development issuer is used.
+	OIDCIssuerURL string `env:"OIDC_ISSUER_URL"`
+	OIDCAudience  string `env:"OIDC_AUDIENCE, default=govmatch"`
+	OIDCOrgClaim  string `env:"OIDC_ORG_CLAIM, default=org"`
+	// DevIssuerURL is the "iss" of development tokens.
+	DevIssuerURL string `env:"GOVMATCH_DEV_ISSUER_URL, default=http://localhost:8080/dev-issuer"`
+	// RateLimit is how many API requests per second one client (address or
+	// token) may make on average, RateBurst how many at once; 0 disables
+	// limiting.
+	RateLimit float64 `env:"GOVMATCH_RATE_LIMIT, default=20"`
+	RateBurst int     `env:"GOVMATCH_RATE_BURST, default=60"`
+	// TrustedProxies are CIDRs of reverse proxies whose X-Forwarded-For the
+	// gateway believes.
+	TrustedProxies []string `env:"GOVMATCH_TRUSTED_PROXIES"`
+	// MaxBodyBytes limits REST request bodies.
+	MaxBodyBytes int64 `env:"GOVMATCH_MAX_BODY_BYTES, default=1048576"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `env:"LOG_LEVEL, default=info"`
+}
+
+// loadConfig reads the configuration from lookuper (the environment in
+// production, a map in tests) and validates it.
+func loadConfig(ctx context.Context, l envconfig.Lookuper) (Config, error) {
+	var c Config
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: l}); err != nil {
+		return c, fmt.Errorf("read configuration: %w", err)
+	}
+	if !slices.Contains(targets, c.Target) {
+		return c, fmt.Errorf("GOVMATCH_TARGET=%q: want one of %s", c.Target, strings.Join(targets, ", "))
+	}
+	if c.Target == TargetGateway && (c.NeedsAddr == "" || c.VendorsAddr == "") {
+		// GOVMATCH_MATCHING_ADDR is optional: without it no matching routes.
+		return c, fmt.Errorf("GOVMATCH_NEEDS_ADDR and GOVMATCH_VENDORS_ADDR are required for target %q", c.Target)
+	}
+	if c.Target == TargetMatching && (c.NeedsAddr == "" || c.VendorsAddr == "" || c.RedisURL == "") {
+		// It rebuilds its index from the registries and follows their
+		// events, which cross processes only through Redis.
+		return c, fmt.Errorf("GOVMATCH_NEEDS_ADDR, GOVMATCH_VENDORS_ADDR and REDIS_URL are required for target %q", c.Target)
+	}
+	switch c.DemoData {
+	case "":
+		c.DemoData = strconv.FormatBool(c.Target == TargetAll)
+	case "true", "false":
+	default:
+		return c, fmt.Errorf("GOVMATCH_DEMO_DATA=%q: want true or false", c.DemoData)
+	}
+	if c.MaxBodyBytes <= 0 {
+		return c, fmt.Errorf("GOVMATCH_MAX_BODY_BYTES must be positive")
+	}
+	if c.RateLimit < 0 || (c.RateLimit > 0 && c.RateBurst < 1) {
+		return c, fmt.Errorf("GOVMATCH_RATE_LIMIT must be 0 (off) or positive with GOVMATCH_RATE_BURST at least 1")
+	}
+	if _, err := c.trustedProxies(); err != nil {
+		return c, err
+	}
+	if c.RedisURL != "" {
+		if _, err := redis.ParseURL(c.RedisURL); err != nil {
+			return c, fmt.Errorf("REDIS_URL: %w", err)
+		}
+	}
+	if err := (&slog.LevelVar{}).UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return c, fmt.Errorf("LOG_LEVEL=%q: %w", c.LogLevel, err)
+	}
+	return c, nil
+}
+
+// trustedProxies parses GOVMATCH_TRUSTED_PROXIES.
+func (c Config) trustedProxies() ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(c.TrustedProxies))
+	for _, s := range c.TrustedProxies {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("GOVMATCH_TRUSTED_PROXIES: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// demo reports whether to load demo data.
+func (c Config) demo() bool { return c.DemoData == "true" }
+
+// runsAnyService reports whether this process serves gRPC services.
+func (c Config) runsAnyService() bool {
+	return c.runs(TargetNeeds) || c.runs(TargetVendors) || c.runs(TargetMatching)
+}
+
+// runs reports whether this process runs the named service.
+func (c Config) runs(target string) bool { return c.Target == TargetAll || c.Target == target }
+
+// sqlitePath is the embedded database of a service.
+func (c Config) sqlitePath(service string) string {
+	return filepath.Join(c.DataDir, service+".db")
+}
+
+// devKeyPath is the development issuer's signing key.
+func (c Config) devKeyPath() string { return filepath.Join(c.DataDir, "dev-issuer.pem") }
+
+// LogValue logs the configuration with secrets masked.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("target", c.Target),
+		slog.String("http_addr", c.HTTPAddr),
+		slog.String("grpc_addr", c.GRPCAddr),
+		slog.String("admin_addr", c.AdminAddr),
+		slog.String("needs_addr", c.NeedsAddr),
+		slog.String("vendors_addr", c.VendorsAddr),
+		slog.String("matching_addr", c.MatchingAddr),
+		slog.String("data_dir", c.DataDir),
+		slog.String("database_url", maskURL(c.DatabaseURL)),
+		slog.String("redis_url", maskURL(c.RedisURL)),
+		slog.String("redis_prefix", c.RedisPrefix),
+		slog.String("demo_data", c.DemoData),
+		slog.String("oidc_issuer_url", c.OIDCIssuerURL),
+		slog.Float64("rate_limit", c.RateLimit),
+		slog.Int("rate_burst", c.RateBurst),
+		slog.Any("trusted_proxies", c.TrustedProxies),
+		slog.String("log_level", c.LogLevel),
+	)
+}
+
+// maskURL hides the password of a connection URL.
+func maskURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(set, not a URL)" // a key=value DSN may hold a password
+	}
+	if u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

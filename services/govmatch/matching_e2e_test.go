@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/govmatch/govmatch/pkg/identity"
+)
+
+// TestMatchingThroughREST checks the first matching increment in the
+// monolith: ranked vendors for a need with explanations that add up, a
+// vendor change reflected in the next answers, the other directions, and
+// drafts only for their owners.
+func TestMatchingThroughREST(t *testing.T) {
+	t.Parallel()
+	sys := startMonolith(t, "", true)
+	giessen := sys.token(t, "stadt-giessen", identity.RoleBuyer)
+	marburg := sys.token(t, "stadt-marburg", identity.RoleBuyer)
+
+	var res response
+	// The index is built from the registries when the process starts.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		res = sys.call(t, "GET", "/v1/needs/terminbuchung-buergerbuero/matches?pageSize=5", "", nil)
+		if res.status == http.StatusOK || time.Now().After(deadline) {
+			break
+		}
+	}
+	res.expect(t, "matches of a demo need", http.StatusOK)
+	matches, _ := res.body["matches"].([]any)
+	if len(matches) == 0 || res.body["weightsVersion"] == "" {
+		t.Fatalf("no matches or no weights version: %s", res.raw)
+	}
+	if first := matches[0].(map[string]any)["vendor"]; first != "vendors/terminfix" {
+		t.Errorf("best match for the appointment-booking need is %v, want vendors/terminfix: %s", first, res.raw)
+	}
+	for _, m := range matches {
+		m := m.(map[string]any)
+		sum := 0.0
+		for _, c := range m["explanation"].(map[string]any)["components"].([]any) {
+			v, _ := c.(map[string]any)["contribution"].(float64)
+			sum += v
+		}
+		if score := m["score"].(float64); math.Abs(sum-score) > 1e-6 {
+			t.Errorf("%v: contributions add up to %v, score is %v", m["vendor"], sum, score)
+		}
+	}
+
+	// A vendor that edits its profile is ranked on the new one at once.
+	parking := sys.token(t, "lieferzone", identity.RoleVendor)
+	sys.call(t, "PATCH", "/v1/vendors/lieferzone", parking, map[string]any{
+		"description":  "Online-Terminbuchung und Terminvergabe für Bürgerbüros, barrierefrei.",
+		"capabilities": []string{"Terminbuchung"}, "cpvCodes": []string{"72212000"},
+	}).expect(t, "vendor edits its profile", http.StatusOK)
+	found := false
+	for deadline := time.Now().Add(time.Second); !found && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		res = sys.call(t, "GET", "/v1/needs/terminbuchung-buergerbuero/matches?pageSize=20", "", nil).expect(t, "matches", http.StatusOK)
+		for _, m := range res.body["matches"].([]any) {
+			found = found || m.(map[string]any)["vendor"] == "vendors/lieferzone"
+		}
+	}
+	if !found {
+		t.Errorf("within 1 s of the edit, vendors/lieferzone is not among the matches: %s", res.raw)
+	}
+
+	sys.call(t, "GET", "/v1/vendors/terminfix/matches", "", nil).expect(t, "needs for a vendor", http.StatusOK)
+	sys.call(t, "GET", "/v1/needs/terminbuchung-buergerbuero/similarNeeds", "", nil).expect(t, "similar needs", http.StatusOK)
+	preview := sys.call(t, "POST", "/v1/matches:preview", giessen, map[string]any{
+		"need": map[string]any{"title": "Terminbuchung", "problemStatement": "Termine online buchen", "cpvCodes": []string{"72212000"}},
+	}).expect(t, "preview", http.StatusOK)
+	if ms, _ := preview.body["matches"].([]any); len(ms) == 0 {
+		t.Errorf("preview found nothing: %s", preview.raw)
+	}
+	sys.call(t, "GET", "/v1/needs/terminbuchung-buergerbuero/matches?pageSize=500", "", nil).expect(t, "page size over 100", http.StatusBadRequest)
+
+	// A draft is matched only for its owners.
+	draft := sys.call(t, "POST", "/v1/needs", giessen, map[string]any{"title": "Entwurf Terminbuchung", "problemStatement": "Termine online buchen"}).
+		expect(t, "draft", http.StatusOK)
+	path := fmt.Sprintf("/v1/%s/matches", draft.body["name"])
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if sys.call(t, "GET", path, giessen, nil).status == http.StatusOK {
+			break
+		}
+	}
+	sys.call(t, "GET", path, giessen, nil).expect(t, "owner matches its draft", http.StatusOK)
+	sys.call(t, "GET", path, marburg, nil).expect(t, "other organisation matches a draft", http.StatusNotFound)
+	sys.call(t, "GET", path, "", nil).expect(t, "anonymous matches a draft", http.StatusNotFound)
+}

@@ -1,0 +1,318 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/govmatch/govmatch/pkg/auth"
+	"github.com/govmatch/govmatch/pkg/eventbus"
+	"github.com/govmatch/govmatch/pkg/testdb"
+	eventsv1 "github.com/govmatch/govmatch/proto/govmatch/events/v1"
+)
+
+// binary builds the govmatch command once per test run, for tests that
+// start it as separate processes.
+var binary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "govmatch-bin-")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "govmatch")
+	out, err := exec.Command("go", "build", "-o", path, ".").CombinedOutput()
+	if err != nil {
+		return "", &buildError{out: out, err: err}
+	}
+	return path, nil
+})
+
+type buildError struct {
+	out []byte
+	err error
+}
+
+func (e *buildError) Error() string { return e.err.Error() + "\n" + string(e.out) }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if path, err := binary(); err == nil {
+		_ = os.RemoveAll(filepath.Dir(path))
+	}
+	testdb.Cleanup()
+	os.Exit(code)
+}
+
+// freeAddr returns a loopback address with a port that was free a moment
+// ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// process is a govmatch process started by a test; its output is shown
+// when the test fails.
+type process struct {
+	cmd *exec.Cmd
+	out bytes.Buffer
+}
+
+func startProcess(t *testing.T, name string, env map[string]string) *process {
+	t.Helper()
+	bin, err := binary()
+	if err != nil {
+		t.Fatalf("build govmatch: %v", err)
+	}
+	p := &process{cmd: exec.Command(bin, "serve")}
+	p.cmd.Env = os.Environ()
+	for k, v := range env {
+		p.cmd.Env = append(p.cmd.Env, k+"="+v)
+	}
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- p.cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s exited with %v", name, err)
+			}
+		case <-time.After(20 * time.Second):
+			_ = p.cmd.Process.Kill()
+			t.Errorf("%s did not stop within 20s of SIGTERM", name)
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, p.out.String())
+		}
+	})
+	return p
+}
+
+// eventLog collects the event types a consumer group received.
+type eventLog struct {
+	mu    sync.Mutex
+	types map[string]int
+}
+
+func (l *eventLog) waitFor(t *testing.T, typ string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		l.mu.Lock()
+		n := l.types[typ]
+		l.mu.Unlock()
+		if n > 0 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Errorf("no %s event reached the consumer within 10s", typ)
+}
+
+// consumeEvents subscribes a consumer group to the needs and vendors
+// streams until the test ends.
+func consumeEvents(t *testing.T, redisURL, prefix, group string) *eventLog {
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	bus := eventbus.NewRedisStreams(rdb, eventbus.RedisOptions{Prefix: prefix, Block: 200 * time.Millisecond})
+	log := &eventLog{types: map[string]int{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, stream := range []string{"needs", "vendors"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = bus.Subscribe(ctx, stream, group, eventbus.Idempotent(eventbus.NewMemoryDedupe(10000), func(_ context.Context, ev *eventsv1.Event) error {
+				log.mu.Lock()
+				log.types[ev.GetType()]++
+				log.mu.Unlock()
+				return nil
+			}))
+		}()
+	}
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		rdb.Close()
+	})
+	return log
+}
+
+// waitReady polls url until it answers 200.
+func waitReady(t *testing.T, url string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s not ready within 60s (last error %v)", url, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// TestMicroservices runs the needs service, the vendor registry and the
+// gateway as separate processes against PostgreSQL and Redis, and walks the
+// buyer and vendor stories through REST.
+func TestMicroservices(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts processes; skipped with -short")
+	}
+	dsn := testdb.Postgres(t)
+	redisURL, prefix := testdb.Redis(t)
+	dir := t.TempDir() // holds the development issuer's key both processes share
+	grpcAddr, adminAddr, httpAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	vendorsAddr, vendorsAdmin := freeAddr(t), freeAddr(t)
+	matchingAddr, matchingAdmin := freeAddr(t), freeAddr(t)
+	common := map[string]string{
+		"GOVMATCH_REDIS_PREFIX": prefix,
+		"REDIS_URL":             redisURL,
+		"GOVMATCH_DATA_DIR":     dir,
+		"LOG_LEVEL":             "warn",
+	}
+	with := func(extra map[string]string) map[string]string {
+		env := map[string]string{}
+		for k, v := range common {
+			env[k] = v
+		}
+		for k, v := range extra {
+			env[k] = v
+		}
+		return env
+	}
+	startProcess(t, "needs", with(map[string]string{
+		"GOVMATCH_TARGET":     TargetNeeds,
+		"GOVMATCH_GRPC_ADDR":  grpcAddr,
+		"GOVMATCH_ADMIN_ADDR": adminAddr,
+		"DATABASE_URL":        dsn,
+	}))
+	startProcess(t, "vendors", with(map[string]string{
+		"GOVMATCH_TARGET":     TargetVendors,
+		"GOVMATCH_GRPC_ADDR":  vendorsAddr,
+		"GOVMATCH_ADMIN_ADDR": vendorsAdmin,
+		"DATABASE_URL":        dsn,
+	}))
+	startProcess(t, "matching", with(map[string]string{
+		"GOVMATCH_TARGET":       TargetMatching,
+		"GOVMATCH_GRPC_ADDR":    matchingAddr,
+		"GOVMATCH_ADMIN_ADDR":   matchingAdmin,
+		"GOVMATCH_NEEDS_ADDR":   grpcAddr,
+		"GOVMATCH_VENDORS_ADDR": vendorsAddr,
+	}))
+	startProcess(t, "gateway", with(map[string]string{
+		"GOVMATCH_TARGET":        TargetGateway,
+		"GOVMATCH_HTTP_ADDR":     httpAddr,
+		"GOVMATCH_NEEDS_ADDR":    grpcAddr,
+		"GOVMATCH_VENDORS_ADDR":  vendorsAddr,
+		"GOVMATCH_MATCHING_ADDR": matchingAddr,
+		"REDIS_URL":              redisURL,
+		"GOVMATCH_RATE_LIMIT":    "1000",
+		"GOVMATCH_RATE_BURST":    "1000",
+	}))
+	waitReady(t, "http://"+adminAddr+"/healthz")
+	waitReady(t, "http://"+vendorsAdmin+"/healthz")
+	waitReady(t, "http://"+matchingAdmin+"/healthz")
+	waitReady(t, "http://"+httpAddr+"/readyz")
+
+	// A consumer in this test process, like matching will be: every write
+	// of the stories below must reach it through Redis Streams.
+	seen := consumeEvents(t, redisURL, prefix, "e2e")
+
+	iss, err := auth.LoadOrCreateDevIssuer(filepath.Join(dir, "dev-issuer.pem"), "http://localhost:8080/dev-issuer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := &system{base: "http://" + httpAddr, issuer: iss}
+	buyerStory(t, sys)
+	vendorStory(t, sys)
+
+	// The needs process has no demo data by default, and its metrics are
+	// served on the admin address.
+	res, err := http.Get("http://" + adminAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("needs /metrics: status %d", res.StatusCode)
+	}
+	for _, want := range []string{
+		"govmatch.needs.v1.NeedCreated", "govmatch.needs.v1.NeedPublished", "govmatch.needs.v1.NeedJoined",
+		"govmatch.needs.v1.ResponseSubmitted", "govmatch.needs.v1.NeedClosed",
+		"govmatch.vendors.v1.VendorCreated", "govmatch.vendors.v1.VendorUpdated", "govmatch.vendors.v1.VendorVerified",
+	} {
+		seen.waitFor(t, want)
+	}
+	var status bytes.Buffer
+	env := envconfig.MapLookuper(map[string]string{"DATABASE_URL": dsn, "REDIS_URL": redisURL, "GOVMATCH_REDIS_PREFIX": prefix})
+	if err := run(context.Background(), []string{"events", "status"}, env, &status, io.Discard); err != nil {
+		t.Fatalf("govmatch events status: %v", err)
+	}
+	for _, want := range []string{"needs", "vendors", "e2e"} {
+		if !strings.Contains(status.String(), want) {
+			t.Errorf("events status lacks %q:\n%s", want, status.String())
+		}
+	}
+
+	// The matching process built its index before terminfix registered: it
+	// knows it only through the vendors' event stream in Redis.
+	deadline := time.Now().Add(5 * time.Second)
+	for sys.call(t, "GET", "/v1/vendors/terminfix/matches", "", nil).status != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("matching did not learn of vendors/terminfix within 5 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// The gateways share their rate limits through Redis.
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	keys, err := rdb.Keys(context.Background(), "rate:"+prefix+"*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Errorf("no rate-limit keys in Redis (%v): the gateway does not use REDIS_URL", err)
+	}
+
+	list := sys.call(t, "GET", "/v1/needs?pageSize=100", "", nil).expect(t, "list", http.StatusOK)
+	if n := len(list.body["needs"].([]any)); n != 1 {
+		t.Errorf("microservice needs: %d public needs, want only the story's one (no demo data): %s", n, strconv.Quote(string(list.raw)))
+	}
+}

@@ -1,0 +1,485 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/extra/redisotel/v9"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/govmatch/govmatch/pkg/auth"
+	"github.com/govmatch/govmatch/pkg/eventbus"
+	"github.com/govmatch/govmatch/pkg/grpcx"
+	"github.com/govmatch/govmatch/pkg/outbox"
+	"github.com/govmatch/govmatch/pkg/ratelimit"
+	"github.com/govmatch/govmatch/pkg/telemetry"
+	matchingv1 "github.com/govmatch/govmatch/proto/govmatch/matching/v1"
+	needsv1 "github.com/govmatch/govmatch/proto/govmatch/needs/v1"
+	refdatav1 "github.com/govmatch/govmatch/proto/govmatch/refdata/v1"
+	vendorsv1 "github.com/govmatch/govmatch/proto/govmatch/vendors/v1"
+	"github.com/govmatch/govmatch/services/gateway/gateway"
+	matchinggrpc "github.com/govmatch/govmatch/services/matching/grpcserver"
+	"github.com/govmatch/govmatch/services/matching/match"
+	"github.com/govmatch/govmatch/services/matching/readmodel"
+	"github.com/govmatch/govmatch/services/matching/score"
+	"github.com/govmatch/govmatch/services/needs/demo"
+	"github.com/govmatch/govmatch/services/needs/grpcserver"
+	"github.com/govmatch/govmatch/services/needs/need"
+	"github.com/govmatch/govmatch/services/needs/needevents"
+	"github.com/govmatch/govmatch/services/needs/refdataserver"
+	"github.com/govmatch/govmatch/services/needs/store/postgres"
+	"github.com/govmatch/govmatch/services/needs/store/sqlite"
+	vendordemo "github.com/govmatch/govmatch/services/vendors/demo"
+	vendorsgrpc "github.com/govmatch/govmatch/services/vendors/grpcserver"
+	"github.com/govmatch/govmatch/services/vendors/profile"
+	vendorspg "github.com/govmatch/govmatch/services/vendors/store/postgres"
+	vendorssqlite "github.com/govmatch/govmatch/services/vendors/store/sqlite"
+	"github.com/govmatch/govmatch/services/vendors/vendorevents"
+)
+
+// shutdownTimeout bounds the graceful stop; in-flight requests get this
+// long to finish.
+const shutdownTimeout = 15 * time.Second
+
+// listening reports the bound addresses, so tests can use port 0.
+type listening struct {
+	HTTP, GRPC, Admin string
+}
+
+// serve is the composition root: it opens every resource of the selected
+// target in order and closes them in reverse when ctx ends.
+func serve(ctx context.Context, cfg Config, logw io.Writer, ready chan<- listening) error {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated by loadConfig
+	tel, err := telemetry.Setup(ctx, telemetry.Config{
+		ServiceName:    "govmatch-" + cfg.Target,
+		ServiceVersion: version(),
+		LogLevel:       level,
+		LogWriter:      logw,
+	})
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		_ = tel.Shutdown(sctx)
+	}()
+	log := tel.Logger()
+	log.Info("starting govmatch", "config", cfg, "version", version())
+
+	verifier, jwks, err := newVerifier(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+
+	// Redis carries the events and the gateway's rate limits in the
+	// microservices mode; without it both stay in this process.
+	var rdb *redis.Client
+	if cfg.RedisURL != "" {
+		redis.SetLogger(redisLogger{log})
+		if rdb, err = newRedis(cfg); err != nil {
+			return err
+		}
+		defer rdb.Close()
+	}
+	bus := newBus(rdb, cfg.RedisPrefix, log)
+	// The in-process bus keeps events until every declared consumer group
+	// took them, so matching's group is declared before any relay runs.
+	if m, ok := bus.(*eventbus.Memory); ok && cfg.runs(TargetMatching) {
+		m.Declare(readmodel.StreamNeeds, readmodel.Group)
+		m.Declare(readmodel.StreamVendors, readmodel.Group)
+	}
+	var matchModel *readmodel.Model
+
+	var addrs listening
+	var servers []func(context.Context) error // graceful stops, in start order
+	g, gctx := errgroup.WithContext(ctx)
+	// Goroutines start only once everything is open, so that an error while
+	// starting leaves nothing running against a closed store.
+	var start []func() error
+
+	// One gRPC server carries every service this process runs.
+	if cfg.runsAnyService() {
+		srv := grpcx.NewServer(log,
+			grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(verifier)),
+			grpc.ChainStreamInterceptor(auth.StreamServerInterceptor(verifier)),
+		)
+		serving := func(name string) {
+			srv.Health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+		}
+
+		var needsSvc *need.Service
+		if cfg.runs(TargetNeeds) {
+			store, err := openNeedsStore(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			relay := outbox.NewRelay(store.Outbox(), bus, relayOptions(log))
+			store.OnCommit(relay.Notify)
+			start = append(start, func() error { return runRelay(gctx, relay) })
+			needs := need.NewService(store)
+			needsSvc = needs
+			if cfg.demo() {
+				n, err := demo.Seed(ctx, needs)
+				if err != nil {
+					return fmt.Errorf("demo data: %w", err)
+				}
+				log.Info("demo data", "needs_created", n)
+			}
+			needsv1.RegisterNeedsServiceServer(srv.Server, grpcserver.New(needs))
+			serving(needsv1.NeedsService_ServiceDesc.ServiceName)
+			// The reference data lives where buyers write needs; its search
+			// indexes are built on the first request.
+			refdatav1.RegisterReferenceDataServiceServer(srv.Server, refdataserver.New())
+			serving(refdatav1.ReferenceDataService_ServiceDesc.ServiceName)
+		}
+
+		if cfg.runs(TargetVendors) {
+			store, err := openVendorsStore(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			relay := outbox.NewRelay(store.Outbox(), bus, relayOptions(log))
+			store.OnCommit(relay.Notify)
+			start = append(start, func() error { return runRelay(gctx, relay) })
+			vendors := profile.NewService(store)
+			if cfg.demo() {
+				n, err := vendordemo.Seed(ctx, vendors)
+				if err != nil {
+					return fmt.Errorf("demo vendors: %w", err)
+				}
+				log.Info("demo data", "vendors_created", n)
+			}
+			vendorsv1.RegisterVendorsServiceServer(srv.Server, vendorsgrpc.New(vendors))
+			serving(vendorsv1.VendorsService_ServiceDesc.ServiceName)
+		}
+
+		if cfg.runs(TargetMatching) {
+			rm := readmodel.New(score.DefaultWeights)
+			matchModel = rm
+			matchingv1.RegisterMatchingServiceServer(srv.Server, matchinggrpc.New(match.NewService(rm)))
+			start = append(start,
+				func() error { return rm.Run(gctx, bus) },
+				func() error { return rebuildMatching(gctx, cfg, addrs.GRPC, rm, log, serving) })
+		}
+
+		// The demo vendors answer the demo needs once both exist.
+		if cfg.demo() && needsSvc != nil && cfg.runs(TargetVendors) {
+			n, err := demo.SeedResponses(ctx, needsSvc)
+			if err != nil {
+				return fmt.Errorf("demo responses: %w", err)
+			}
+			log.Info("demo data", "responses_created", n)
+		}
+
+		grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
+		if err != nil {
+			return fmt.Errorf("grpc listen: %w", err)
+		}
+		addrs.GRPC = grpcLis.Addr().String()
+		log.Info("grpc listening", "addr", addrs.GRPC)
+		defer grpcLis.Close() // if starting fails later; Serve closes it too
+		start = append(start, func() error { return srv.Serve(grpcLis) })
+		servers = append(servers, func(ctx context.Context) error {
+			srv.Shutdown(ctx)
+			return nil
+		})
+	}
+
+	var handler http.Handler
+	httpAddr := cfg.HTTPAddr
+	if cfg.runs(TargetGateway) {
+		needsAddr := orLoopback(cfg.NeedsAddr, addrs.GRPC)
+		vendorsAddr := orLoopback(cfg.VendorsAddr, addrs.GRPC)
+		matchingAddr := orLoopback(cfg.MatchingAddr, addrs.GRPC)
+		limiter, err := newLimiter(cfg, rdb, log)
+		if err != nil {
+			return err
+		}
+		proxies, _ := cfg.trustedProxies() // validated by loadConfig
+		gw, err := gateway.New(ctx, gateway.Config{
+			NeedsAddr:    needsAddr,
+			VendorsAddr:  vendorsAddr,
+			MatchingAddr: matchingAddr,
+			Ready: func(context.Context) error {
+				if matchModel != nil && !matchModel.Ready() {
+					return errors.New("matching index not built yet")
+				}
+				return nil
+			},
+			MaxBodyBytes:   cfg.MaxBodyBytes,
+			MetricsHandler: tel.MetricsHandler(),
+			JWKS:           jwks,
+			Limiter:        limiter,
+			TrustedProxies: proxies,
+		}, log)
+		if err != nil {
+			return fmt.Errorf("gateway: %w", err)
+		}
+		defer gw.Close()
+		handler = gw.Handler()
+	} else {
+		httpAddr = cfg.AdminAddr
+		handler = adminHandler(tel.MetricsHandler())
+	}
+	httpLis, err := net.Listen("tcp", httpAddr)
+	if err != nil {
+		return fmt.Errorf("http listen: %w", err)
+	}
+	httpSrv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if cfg.runs(TargetGateway) {
+		addrs.HTTP = httpLis.Addr().String()
+	} else {
+		addrs.Admin = httpLis.Addr().String()
+	}
+	log.Info("http listening", "addr", httpLis.Addr().String())
+	for _, f := range start {
+		g.Go(f)
+	}
+	g.Go(func() error {
+		if err := httpSrv.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	// The HTTP server stops first so no new request reaches a stopped
+	// backend.
+	servers = append([]func(context.Context) error{httpSrv.Shutdown}, servers...)
+
+	if ready != nil {
+		ready <- addrs
+	}
+
+	g.Go(func() error {
+		<-gctx.Done()
+		log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		var errs []error
+		for _, stop := range servers {
+			errs = append(errs, stop(sctx))
+		}
+		return errors.Join(errs...)
+	})
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// needsStore is a need.Store that holds resources and an outbox.
+type needsStore interface {
+	need.Store
+	eventSource
+}
+
+// eventSource is a store that writes events to its outbox.
+type eventSource interface {
+	Outbox() outbox.Store
+	OnCommit(func())
+	Close()
+}
+
+// openNeedsStore opens PostgreSQL when DATABASE_URL is set, else the
+// embedded SQLite file; both apply their migrations.
+func openNeedsStore(ctx context.Context, cfg Config) (needsStore, error) {
+	if cfg.DatabaseURL != "" {
+		s, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.WithEvents(needevents.Recorder{}))
+		if err != nil {
+			return nil, fmt.Errorf("needs store (postgres): %w", err)
+		}
+		return s, nil
+	}
+	s, err := sqlite.Open(ctx, cfg.sqlitePath("needs"), sqlite.WithEvents(needevents.Recorder{}))
+	if err != nil {
+		return nil, fmt.Errorf("needs store (sqlite): %w", err)
+	}
+	return s, nil
+}
+
+// vendorsStore is a profile.Store that holds resources and an outbox.
+type vendorsStore interface {
+	profile.Store
+	eventSource
+}
+
+// openVendorsStore opens the vendor registry's own database: PostgreSQL
+// when DATABASE_URL is set (its migrations are versioned apart from the
+// needs registry's, so the two may share a database), else its own SQLite
+// file.
+func openVendorsStore(ctx context.Context, cfg Config) (vendorsStore, error) {
+	if cfg.DatabaseURL != "" {
+		s, err := vendorspg.Open(ctx, cfg.DatabaseURL, vendorspg.WithEvents(vendorevents.Recorder{}))
+		if err != nil {
+			return nil, fmt.Errorf("vendors store (postgres): %w", err)
+		}
+		return s, nil
+	}
+	s, err := vendorssqlite.Open(ctx, cfg.sqlitePath("vendors"), vendorssqlite.WithEvents(vendorevents.Recorder{}))
+	if err != nil {
+		return nil, fmt.Errorf("vendors store (sqlite): %w", err)
+	}
+	return s, nil
+}
+
+// newVerifier returns the token verifier: the configured OIDC issuer in
+// production, else the development issuer, whose public keys the gateway
+// publishes.
+func newVerifier(ctx context.Context, cfg Config, log *slog.Logger) (auth.Verifier, []byte, error) {
+	if cfg.OIDCIssuerURL != "" {
+		v, err := auth.NewOIDCVerifier(ctx, auth.OIDCConfig{
+			IssuerURL: cfg.OIDCIssuerURL,
+			Audience:  cfg.OIDCAudience,
+			OrgClaim:  cfg.OIDCOrgClaim,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("oidc: %w", err)
+		}
+		return v, nil, nil
+	}
+	log.Warn("using the development token issuer: anyone with access to the data directory can mint tokens; set OIDC_ISSUER_URL in production",
+		"key", cfg.devKeyPath())
+	iss, err := auth.LoadOrCreateDevIssuer(cfg.devKeyPath(), cfg.DevIssuerURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("development issuer: %w", err)
+	}
+	return iss.Verifier(cfg.OIDCAudience, cfg.OIDCOrgClaim), iss.JWKS(), nil
+}
+
+// newLimiter returns the per-client rate limiter of the gateway: shared
+// through Redis across gateway replicas when there is one (falling back to
+// per-replica limits while Redis is unreachable), else in-process.
+func newLimiter(cfg Config, rdb *redis.Client, log *slog.Logger) (ratelimit.Limiter, error) {
+	if cfg.RateLimit == 0 {
+		return nil, nil // no limiting
+	}
+	lim := ratelimit.Limit{Rate: cfg.RateLimit, Burst: cfg.RateBurst}
+	if err := lim.Validate(); err != nil {
+		return nil, fmt.Errorf("rate limit: %w", err)
+	}
+	local := ratelimit.NewMemory(lim)
+	if rdb == nil {
+		return local, nil
+	}
+	return ratelimit.NewFailOpen(ratelimit.NewRedis(rdb, lim, cfg.RedisPrefix), local, log), nil
+}
+
+// newRedis connects to REDIS_URL with tracing and metrics.
+func newRedis(cfg Config) (*redis.Client, error) {
+	opts, err := redis.ParseURL(cfg.RedisURL) // validated by loadConfig
+	if err != nil {
+		return nil, err
+	}
+	// Without this go-redis ignores context deadlines, and a hung Redis
+	// would hold requests for its full socket timeout.
+	opts.ContextTimeoutEnabled = true
+	client := redis.NewClient(opts)
+	if err := errors.Join(redisotel.InstrumentTracing(client), redisotel.InstrumentMetrics(client)); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("redis telemetry: %w", err)
+	}
+	return client, nil
+}
+
+// newBus is where the outbox relays publish: Redis Streams, so that
+// consumers in other processes see every service's events, or in-process
+// in the monolith.
+func newBus(rdb *redis.Client, prefix string, log *slog.Logger) eventbus.Bus {
+	if rdb == nil {
+		return eventbus.NewMemory(eventbus.MemoryOptions{Logger: log})
+	}
+	return eventbus.NewRedisStreams(rdb, eventbus.RedisOptions{Prefix: prefix, Logger: log})
+}
+
+// relayOptions caps the relay's backoff at one second: after a Redis
+// outage the backlog starts draining within a second of Redis answering.
+func relayOptions(log *slog.Logger) outbox.RelayOptions {
+	return outbox.RelayOptions{Logger: log, MaxBackoff: time.Second}
+}
+
+// redisLogger sends go-redis's own messages (failed dials during an
+// outage) to the structured log instead of plain text on stderr.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+}
+
+// runRelay relays until ctx ends, which is no error.
+func runRelay(ctx context.Context, r *outbox.Relay) error {
+	if err := r.Run(ctx); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("outbox relay: %w", err)
+	}
+	return nil
+}
+
+// rebuildMatching loads the registries' current state into the matching
+// index through their APIs (the event stream carries changes from then
+// on) and marks the matching service serving once that is done.
+func rebuildMatching(ctx context.Context, cfg Config, ownAddr string, rm *readmodel.Model, log *slog.Logger, serving func(string)) error {
+	nc, err := grpcx.Dial(ctx, orLoopback(cfg.NeedsAddr, ownAddr))
+	if err != nil {
+		return fmt.Errorf("matching: dial needs: %w", err)
+	}
+	defer nc.Close()
+	vc, err := grpcx.Dial(ctx, orLoopback(cfg.VendorsAddr, ownAddr))
+	if err != nil {
+		return fmt.Errorf("matching: dial vendors: %w", err)
+	}
+	defer vc.Close()
+	lister := readmodel.GRPCLister{Needs: needsv1.NewNeedsServiceClient(nc), Vendors: vendorsv1.NewVendorsServiceClient(vc)}
+	if err := rm.RebuildUntilDone(ctx, lister, log); err != nil {
+		return nil // only when ctx ended
+	}
+	serving(matchingv1.MatchingService_ServiceDesc.ServiceName)
+	return nil
+}
+
+// orLoopback is addr, or this process's own gRPC address when addr is
+// empty (the monolith).
+func orLoopback(addr, own string) string {
+	if addr != "" {
+		return addr
+	}
+	return loopback(own)
+}
+
+// loopback turns a listen address such as "[::]:9090" into one a client
+// in the same process can dial.
+func loopback(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return net.JoinHostPort("127.0.0.1", port)
+}
+
+// adminHandler serves metrics and liveness of a process without gateway.
+func adminHandler(metrics http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	return mux
+}

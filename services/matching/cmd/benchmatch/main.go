@@ -1,0 +1,208 @@
+// Command benchmatch measures the speed and memory of score.Index on a
+// generated corpus (package corpus) of real procurement vocabulary: index
+// build time, heap per vendor, and the latency of uncached rankings of one
+// need against every vendor. It prints the figures as a table, then all of
+// them as one JSON object on the last line.
+//
+//	go run ./services/matching/cmd/benchmatch [-vendors 100000] [-needs 10000] [-queries 1000] [-k 100]
+//
+// The sources are read from -data-dir, else the nearest shared/data up from
+// the working directory.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/govmatch/govmatch/services/matching/corpus"
+	"github.com/govmatch/govmatch/services/matching/score"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "benchmatch:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	DataDir                 string
+	Vendors, Needs, Queries int
+	K                       int
+	Seed                    uint64
+	CPUProfile              string
+}
+
+func parseConfig(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("benchmatch", flag.ContinueOnError)
+	fs.StringVar(&c.DataDir, "data-dir", "", "directory of the sources (default: the nearest shared/data up from the working directory)")
+	fs.IntVar(&c.Vendors, "vendors", 100_000, "vendors in the index")
+	fs.IntVar(&c.Needs, "needs", 10_000, "needs generated")
+	fs.IntVar(&c.Queries, "queries", 1_000, "needs ranked, drawn from the generated ones")
+	fs.IntVar(&c.K, "k", 100, "results per ranking")
+	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the generator")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the build and the rankings to this file")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if c.Vendors <= 0 || c.Needs <= 0 || c.Queries <= 0 || c.K <= 0 {
+		return c, errors.New("-vendors, -needs, -queries and -k must be positive")
+	}
+	if c.DataDir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return c, err
+		}
+		if c.DataDir = corpus.FindDataDir(wd); c.DataDir == "" {
+			return c, fmt.Errorf("no shared/data in %s or its parents: set -data-dir", wd)
+		}
+	}
+	return c, nil
+}
+
+// Figures are the results, as the JSON line prints them.
+type Figures struct {
+	Vendors        int     `json:"vendors"`
+	Queries        int     `json:"queries"`
+	K              int     `json:"k"`
+	BuildSeconds   float64 `json:"build_s"`
+	BytesPerVendor float64 `json:"bytes_per_vendor"`
+	RankP50Ms      float64 `json:"rank_p50_ms"`
+	RankP99Ms      float64 `json:"rank_p99_ms"`
+	RankMeanMs     float64 `json:"rank_mean_ms"`
+	RankMaxMs      float64 `json:"rank_max_ms"`
+	MeanResults    float64 `json:"mean_results"`
+	GOMAXPROCS     int     `json:"gomaxprocs"`
+}
+
+func heap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	c, err := parseConfig(args)
+	if err != nil {
+		return err
+	}
+	src, err := corpus.Load(c.DataDir)
+	if err != nil {
+		return err
+	}
+	g := corpus.New(src, c.Seed)
+	vendors := g.Vendors(c.Vendors)
+	needs := g.Needs(c.Needs)
+	score.NewIndex(score.DefaultWeights) // load the shared CPV data before measuring
+	if c.CPUProfile != "" {
+		pf, err := os.Create(c.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	before := heap()
+	start := time.Now()
+	x := score.NewIndex(score.DefaultWeights)
+	for _, v := range vendors {
+		if err := x.Add(v); err != nil {
+			return err
+		}
+	}
+	build := time.Since(start)
+	after := heap()
+	f := Figures{Vendors: c.Vendors, Queries: c.Queries, K: c.K, GOMAXPROCS: runtime.GOMAXPROCS(0),
+		BuildSeconds:   build.Seconds(),
+		BytesPerVendor: float64(int64(after)-int64(before)) / float64(c.Vendors)}
+
+	r := rand.New(rand.NewPCG(c.Seed, 2))
+	lat := make([]time.Duration, 0, c.Queries)
+	var results int
+	for range c.Queries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := needs[r.IntN(len(needs))]
+		t := time.Now()
+		res, err := x.Rank(n, c.K, score.Filters{})
+		lat = append(lat, time.Since(t))
+		if err != nil {
+			return err
+		}
+		results += len(res)
+	}
+	runtime.KeepAlive(x)
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	var sum time.Duration
+	for _, d := range lat {
+		sum += d
+	}
+	f.RankP50Ms = ms(quantile(lat, 0.50))
+	f.RankP99Ms = ms(quantile(lat, 0.99))
+	f.RankMeanMs = ms(sum / time.Duration(len(lat)))
+	f.RankMaxMs = ms(lat[len(lat)-1])
+	f.MeanResults = float64(results) / float64(len(lat))
+	return report(stdout, f)
+}
+
+// quantile is the nearest-rank quantile of sorted durations.
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	i := int(q*float64(len(sorted))+0.999999) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+func report(w io.Writer, f Figures) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	ok := func(pass bool) string {
+		if pass {
+			return "ok"
+		}
+		return "MISSED"
+	}
+	fmt.Fprintf(tw, "figure\tvalue\ttarget\t\n")
+	fmt.Fprintf(tw, "vendors\t%d\t\t\n", f.Vendors)
+	fmt.Fprintf(tw, "index build\t%.2f s\t\t\n", f.BuildSeconds)
+	fmt.Fprintf(tw, "index memory per vendor\t%.0f B\t≤ 4096 B %s\t\n", f.BytesPerVendor, ok(f.BytesPerVendor <= 4096))
+	fmt.Fprintf(tw, "uncached rank p50 (top %d, %d needs)\t%.2f ms\t≤ 20 ms %s\t\n", f.K, f.Queries, f.RankP50Ms, ok(f.RankP50Ms <= 20))
+	fmt.Fprintf(tw, "uncached rank p99\t%.2f ms\t≤ 50 ms %s\t\n", f.RankP99Ms, ok(f.RankP99Ms <= 50))
+	fmt.Fprintf(tw, "uncached rank mean\t%.2f ms\t\t\n", f.RankMeanMs)
+	fmt.Fprintf(tw, "uncached rank max\t%.2f ms\t\t\n", f.RankMaxMs)
+	fmt.Fprintf(tw, "mean results per need\t%.1f\t\t\n", f.MeanResults)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}

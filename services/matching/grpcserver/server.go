@@ -1,0 +1,221 @@
+// Package grpcserver is matching's gRPC edge: it turns protobuf requests
+// into match calls and ranked results back into protobuf. Errors are
+// returned as they are; pkg/grpcx maps them to statuses once.
+package grpcserver
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/govmatch/govmatch/pkg/errdefs"
+	matchingv1 "github.com/govmatch/govmatch/proto/govmatch/matching/v1"
+	vendorsv1 "github.com/govmatch/govmatch/proto/govmatch/vendors/v1"
+	"github.com/govmatch/govmatch/services/matching/match"
+	"github.com/govmatch/govmatch/services/matching/readmodel"
+	"github.com/govmatch/govmatch/services/matching/score"
+)
+
+// Server implements matchingv1.MatchingServiceServer on a match.Ranker.
+type Server struct {
+	matchingv1.UnimplementedMatchingServiceServer
+	svc match.Ranker
+}
+
+var _ matchingv1.MatchingServiceServer = (*Server)(nil)
+
+// New returns a Server for svc.
+func New(svc match.Ranker) *Server { return &Server{svc: svc} }
+
+// parseName returns the id of "{collection}/{id}".
+func parseName(field, collection, name string) (string, error) {
+	id, ok := strings.CutPrefix(name, collection+"/")
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return "", errdefs.Invalid(field, "must be of the form %s/{%s}, got %q", collection, strings.TrimSuffix(collection, "s"), name)
+	}
+	return id, nil
+}
+
+// pageRequest is what every request has in common.
+type pageRequest interface {
+	GetPageSize() int32
+	GetPageToken() string
+	GetFilter() *matchingv1.MatchFilter
+}
+
+func queryFromProto(r pageRequest) (match.Query, error) {
+	f := r.GetFilter()
+	q := match.Query{
+		PageSize:  int(r.GetPageSize()),
+		PageToken: r.GetPageToken(),
+		Filters: match.Filters{
+			Regions:        f.GetRegions(),
+			OpenSource:     f.GetOpenSource(),
+			Certifications: f.GetCertifications(),
+		},
+	}
+	var v errdefs.Violations
+	for i, k := range f.GetVendorKinds() {
+		if k == vendorsv1.Vendor_KIND_UNSPECIFIED {
+			v.Add(fmt.Sprintf("filter.vendor_kinds[%d]", i), "must be a kind")
+			continue
+		}
+		q.Filters.VendorKinds = append(q.Filters.VendorKinds, k.String())
+	}
+	return q, v.Err()
+}
+
+// ListNeedMatches implements matchingv1.MatchingServiceServer.
+func (s *Server) ListNeedMatches(ctx context.Context, req *matchingv1.ListNeedMatchesRequest) (*matchingv1.ListNeedMatchesResponse, error) {
+	id, err := parseName("need", "needs", req.GetNeed())
+	if err != nil {
+		return nil, err
+	}
+	q, err := queryFromProto(req)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.svc.NeedMatches(ctx, id, q)
+	if err != nil {
+		return nil, err
+	}
+	return &matchingv1.ListNeedMatchesResponse{Matches: MatchesToProto(p.Results, vendorName), NextPageToken: p.NextPageToken, WeightsVersion: p.WeightsVersion}, nil
+}
+
+// ListVendorMatches implements matchingv1.MatchingServiceServer.
+func (s *Server) ListVendorMatches(ctx context.Context, req *matchingv1.ListVendorMatchesRequest) (*matchingv1.ListVendorMatchesResponse, error) {
+	id, err := parseName("vendor", "vendors", req.GetVendor())
+	if err != nil {
+		return nil, err
+	}
+	q, err := queryFromProto(req)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.svc.VendorMatches(ctx, id, q)
+	if err != nil {
+		return nil, err
+	}
+	return &matchingv1.ListVendorMatchesResponse{Matches: MatchesToProto(p.Results, needName), NextPageToken: p.NextPageToken, WeightsVersion: p.WeightsVersion}, nil
+}
+
+// PreviewMatches implements matchingv1.MatchingServiceServer.
+func (s *Server) PreviewMatches(ctx context.Context, req *matchingv1.PreviewMatchesRequest) (*matchingv1.PreviewMatchesResponse, error) {
+	if req.GetNeed() == nil {
+		return nil, errdefs.Invalid("need", "is required")
+	}
+	q, err := queryFromProto(req)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.svc.Preview(ctx, readmodel.NeedQuery(req.GetNeed()), q)
+	if err != nil {
+		return nil, err
+	}
+	return &matchingv1.PreviewMatchesResponse{Matches: MatchesToProto(p.Results, vendorName), NextPageToken: p.NextPageToken, WeightsVersion: p.WeightsVersion}, nil
+}
+
+// ListSimilarNeeds implements matchingv1.MatchingServiceServer.
+func (s *Server) ListSimilarNeeds(ctx context.Context, req *matchingv1.ListSimilarNeedsRequest) (*matchingv1.ListSimilarNeedsResponse, error) {
+	id, err := parseName("need", "needs", req.GetNeed())
+	if err != nil {
+		return nil, err
+	}
+	q, err := queryFromProto(req)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.svc.SimilarNeeds(ctx, id, q)
+	if err != nil {
+		return nil, err
+	}
+	return &matchingv1.ListSimilarNeedsResponse{Matches: MatchesToProto(p.Results, needName), NextPageToken: p.NextPageToken, WeightsVersion: p.WeightsVersion}, nil
+}
+
+func vendorName(id string, m *matchingv1.Match) {
+	m.Target = &matchingv1.Match_Vendor{Vendor: "vendors/" + id}
+}
+func needName(id string, m *matchingv1.Match) { m.Target = &matchingv1.Match_Need{Need: "needs/" + id} }
+
+// MatchesToProto converts results; name sets the result's resource name.
+func MatchesToProto(rs []match.Result, name func(id string, m *matchingv1.Match)) []*matchingv1.Match {
+	out := make([]*matchingv1.Match, len(rs))
+	for i, r := range rs {
+		m := &matchingv1.Match{Score: r.Score, Explanation: ExplanationToProto(r.Explanation)}
+		name(r.ID, m)
+		out[i] = m
+	}
+	return out
+}
+
+// evidenceKind names the kind of a component's evidence.
+var evidenceKind = map[string]string{
+	score.ComponentText:           "term",
+	score.ComponentCPV:            "cpv",
+	score.ComponentCPVBridge:      "cpv",
+	score.ComponentCapabilities:   "capability",
+	score.ComponentCertifications: "certification",
+	score.ComponentRegion:         "region",
+	score.ComponentProductFacts:   "productFact",
+}
+
+// ExplanationToProto converts an explanation.
+func ExplanationToProto(e score.Explanation) *matchingv1.Explanation {
+	out := &matchingv1.Explanation{
+		WeightsVersion: e.WeightsVersion,
+		Language:       string(e.Language),
+		Components:     make([]*matchingv1.Component, len(e.Components)),
+	}
+	for i, c := range e.Components {
+		pc := &matchingv1.Component{
+			Name:            c.Component,
+			Weight:          c.Weight,
+			EffectiveWeight: c.Effective,
+			Value:           c.Value,
+			Contribution:    c.Points,
+			Matches:         make([]*matchingv1.Evidence, len(c.Matches)),
+		}
+		kind := evidenceKind[c.Component]
+		if kind == "" {
+			kind = c.Component
+		}
+		for j, m := range c.Matches {
+			pc.Matches[j] = &matchingv1.Evidence{
+				Kind:        kind,
+				QueryValue:  m.Need,
+				ResultValue: m.Vendor,
+				Level:       m.Level,
+				Inferred:    m.Inferred,
+				Points:      m.Points,
+			}
+		}
+		out.Components[i] = pc
+	}
+	return out
+}
+
+// ExplanationFromProto is the inverse of ExplanationToProto, for clients
+// and tests.
+func ExplanationFromProto(p *matchingv1.Explanation) score.Explanation {
+	e := score.Explanation{WeightsVersion: p.GetWeightsVersion(), Language: score.Language(p.GetLanguage())}
+	for _, pc := range p.GetComponents() {
+		c := score.Contribution{
+			Component: pc.GetName(),
+			Weight:    pc.GetWeight(),
+			Effective: pc.GetEffectiveWeight(),
+			Value:     pc.GetValue(),
+			Points:    pc.GetContribution(),
+		}
+		for _, m := range pc.GetMatches() {
+			c.Matches = append(c.Matches, score.Match{
+				Need:     m.GetQueryValue(),
+				Vendor:   m.GetResultValue(),
+				Level:    m.GetLevel(),
+				Inferred: m.GetInferred(),
+				Points:   m.GetPoints(),
+			})
+		}
+		e.Components = append(e.Components, c)
+	}
+	return e
+}

@@ -1,0 +1,250 @@
+package grpcserver_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/govmatch/govmatch/pkg/errdefs"
+	"github.com/govmatch/govmatch/pkg/grpcx"
+	"github.com/govmatch/govmatch/pkg/identity"
+	eventsv1 "github.com/govmatch/govmatch/proto/govmatch/events/v1"
+	matchingv1 "github.com/govmatch/govmatch/proto/govmatch/matching/v1"
+	needsv1 "github.com/govmatch/govmatch/proto/govmatch/needs/v1"
+	vendorsv1 "github.com/govmatch/govmatch/proto/govmatch/vendors/v1"
+	"github.com/govmatch/govmatch/services/matching/grpcserver"
+	"github.com/govmatch/govmatch/services/matching/match"
+	"github.com/govmatch/govmatch/services/matching/readmodel"
+	"github.com/govmatch/govmatch/services/matching/score"
+)
+
+const desc = "Software für Terminbuchung und Terminvergabe in Behörden und Bürgerämtern."
+
+// newServer returns a server on a model holding three booking vendors and
+// one published booking need, "needs/n1".
+func newServer(t *testing.T) *grpcserver.Server {
+	t.Helper()
+	rm := readmodel.New(score.DefaultWeights)
+	rm.MarkReady() // fed only by the events below
+	h := rm.Handler()
+	apply := func(agg string, p proto.Message) {
+		a, err := anypb.New(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h(context.Background(), &eventsv1.Event{Id: agg, AggregateType: "x", AggregateId: agg, AggregateVersion: 1, Payload: a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, name := range []string{"alpha", "beta", "gamma"} {
+		apply(name, &vendorsv1.VendorCreated{Vendor: &vendorsv1.Vendor{
+			Name: "vendors/" + name, DisplayName: name, Kind: vendorsv1.Vendor_KIND_SME,
+			Description: desc + fmt.Sprintf(" Seit %d.", 2000+i), CpvCodes: []string{"72212000"},
+		}})
+	}
+	apply("n1", &needsv1.NeedPublished{Need: &needsv1.Need{
+		Name: "needs/n1", OwnerOrganization: "stadt-giessen", State: needsv1.Need_STATE_PUBLISHED,
+		Title: "Online-Terminbuchung", ProblemStatement: "Termine im Bürgeramt online buchen.", CpvCodes: []string{"72212000"},
+	}})
+	return grpcserver.New(match.NewService(rm))
+}
+
+func code(err error) codes.Code { return status.Code(grpcx.ToStatus(err)) }
+
+func TestValidation(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	ctx := context.Background()
+	buyer := identity.NewContext(ctx, identity.Principal{Subject: "u", Org: "stadt-giessen", Roles: []identity.Role{identity.RoleBuyer}})
+	tests := []struct {
+		name  string
+		call  func() error
+		want  codes.Code
+		field string
+	}{
+		{"bad need name", func() error {
+			_, err := s.ListNeedMatches(ctx, &matchingv1.ListNeedMatchesRequest{Need: "vendors/x"})
+			return err
+		}, codes.InvalidArgument, "need"},
+		{"page size too big", func() error {
+			_, err := s.ListNeedMatches(ctx, &matchingv1.ListNeedMatchesRequest{Need: "needs/n1", PageSize: 101})
+			return err
+		}, codes.InvalidArgument, "page_size"},
+		{"negative page size", func() error {
+			_, err := s.ListSimilarNeeds(ctx, &matchingv1.ListSimilarNeedsRequest{Need: "needs/n1", PageSize: -1})
+			return err
+		}, codes.InvalidArgument, "page_size"},
+		{"unspecified kind", func() error {
+			_, err := s.ListNeedMatches(ctx, &matchingv1.ListNeedMatchesRequest{Need: "needs/n1", Filter: &matchingv1.MatchFilter{VendorKinds: []vendorsv1.Vendor_Kind{0}}})
+			return err
+		}, codes.InvalidArgument, "filter.vendor_kinds[0]"},
+		{"vendor filter on needs", func() error {
+			_, err := s.ListVendorMatches(ctx, &matchingv1.ListVendorMatchesRequest{Vendor: "vendors/alpha", Filter: &matchingv1.MatchFilter{OpenSource: true}})
+			return err
+		}, codes.InvalidArgument, "filter.open_source"},
+		{"garbage token", func() error {
+			_, err := s.ListNeedMatches(ctx, &matchingv1.ListNeedMatchesRequest{Need: "needs/n1", PageToken: "!!"})
+			return err
+		}, codes.InvalidArgument, "page_token"},
+		{"unknown need", func() error {
+			_, err := s.ListNeedMatches(ctx, &matchingv1.ListNeedMatchesRequest{Need: "needs/nope"})
+			return err
+		}, codes.NotFound, ""},
+		{"unknown vendor", func() error {
+			_, err := s.ListVendorMatches(ctx, &matchingv1.ListVendorMatchesRequest{Vendor: "vendors/nope"})
+			return err
+		}, codes.NotFound, ""},
+		{"preview with a bad code", func() error {
+			_, err := s.PreviewMatches(buyer, &matchingv1.PreviewMatchesRequest{Need: &needsv1.Need{Title: "x", CpvCodes: []string{"123"}}})
+			return err
+		}, codes.InvalidArgument, "need"},
+		{"empty preview", func() error {
+			_, err := s.PreviewMatches(buyer, &matchingv1.PreviewMatchesRequest{Need: &needsv1.Need{}})
+			return err
+		}, codes.InvalidArgument, "need"},
+		{"unknown filter region", func() error {
+			_, err := s.ListNeedMatches(ctx, &matchingv1.ListNeedMatchesRequest{Need: "needs/n1", Filter: &matchingv1.MatchFilter{Regions: []string{"XX9"}}})
+			return err
+		}, codes.InvalidArgument, "filter.regions"},
+		{"anonymous preview", func() error {
+			_, err := s.PreviewMatches(ctx, &matchingv1.PreviewMatchesRequest{Need: &needsv1.Need{Title: "x"}})
+			return err
+		}, codes.Unauthenticated, ""},
+	}
+	for _, tt := range tests {
+		err := tt.call()
+		if got := code(err); got != tt.want {
+			t.Errorf("%s: code %v (%v), want %v", tt.name, got, err, tt.want)
+			continue
+		}
+		if tt.field != "" {
+			var ve *errdefs.ValidationError
+			if !errors.As(err, &ve) || len(ve.Violations) != 1 || ve.Violations[0].Field != tt.field {
+				t.Errorf("%s: %v, want one violation of %q", tt.name, err, tt.field)
+			}
+		}
+	}
+}
+
+func TestPaging(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	ctx := context.Background()
+	var got []string
+	token := ""
+	for range 5 {
+		resp, err := s.ListNeedMatches(ctx, &matchingv1.ListNeedMatchesRequest{Need: "needs/n1", PageSize: 1, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.GetWeightsVersion() != score.DefaultWeights.Version {
+			t.Errorf("weights version %q", resp.GetWeightsVersion())
+		}
+		for _, m := range resp.GetMatches() {
+			got = append(got, m.GetVendor())
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	if diff := cmp.Diff([]string{"vendors/alpha", "vendors/beta", "vendors/gamma"}, slices.Sorted(slices.Values(got))); diff != "" {
+		t.Errorf("pages (-want +got):\n%s", diff)
+	}
+
+	// A token is bound to its query.
+	first, err := s.ListNeedMatches(ctx, &matchingv1.ListNeedMatchesRequest{Need: "needs/n1", PageSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.ListNeedMatches(ctx, &matchingv1.ListNeedMatchesRequest{Need: "needs/n1", PageSize: 1, PageToken: first.GetNextPageToken(),
+		Filter: &matchingv1.MatchFilter{Regions: []string{"DE7"}}})
+	if code(err) != codes.InvalidArgument {
+		t.Errorf("token of another query: %v, want InvalidArgument", err)
+	}
+}
+
+func TestConversion(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	buyer := identity.NewContext(context.Background(), identity.Principal{Subject: "u", Org: "stadt-giessen", Roles: []identity.Role{identity.RoleBuyer}})
+
+	preview, err := s.PreviewMatches(buyer, &matchingv1.PreviewMatchesRequest{PageSize: 1, Need: &needsv1.Need{
+		Title: "Online-Terminbuchung", ProblemStatement: "Termine im Bürgeramt online buchen.", CpvCodes: []string{"72212000"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := s.ListNeedMatches(buyer, &matchingv1.ListNeedMatchesRequest{Need: "needs/n1", PageSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A preview scores exactly as the saved need does.
+	if diff := cmp.Diff(stored.GetMatches(), preview.GetMatches(), protocmp.Transform()); diff != "" {
+		t.Errorf("preview vs stored (-stored +preview):\n%s", diff)
+	}
+	m := stored.GetMatches()[0]
+	if m.GetVendor() == "" || m.GetScore() <= 0 || m.GetScore() > 100 {
+		t.Fatalf("match %v", m)
+	}
+	var sum float64
+	for _, c := range m.GetExplanation().GetComponents() {
+		sum += c.GetContribution()
+		if c.GetName() == score.ComponentCPV {
+			if ev := c.GetMatches(); len(ev) == 0 || ev[0].GetKind() != "cpv" || ev[0].GetLevel() != score.LevelExact {
+				t.Errorf("cpv evidence %v", ev)
+			}
+		}
+	}
+	if d := sum - m.GetScore(); d > 1e-9 || d < -1e-9 {
+		t.Errorf("contributions sum to %v, score %v", sum, m.GetScore())
+	}
+
+	similar, err := s.ListVendorMatches(buyer, &matchingv1.ListVendorMatchesRequest{Vendor: "vendors/alpha"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(similar.GetMatches()) != 1 || similar.GetMatches()[0].GetNeed() != "needs/n1" {
+		t.Errorf("vendor matches %v, want needs/n1", similar.GetMatches())
+	}
+}
+
+func TestExplanationRoundTrip(t *testing.T) {
+	t.Parallel()
+	e := score.Explanation{
+		WeightsVersion: "v1",
+		Language:       score.German,
+		Components: []score.Contribution{
+			{Component: score.ComponentText, Weight: 50, Effective: 62.5, Value: 0.5, Points: 31.25, Matches: []score.Match{
+				{Need: "termin", Vendor: "termin", Points: 20}, {Need: "buch", Vendor: "buchung", Points: 11.25},
+			}},
+			{Component: score.ComponentCPVBridge, Weight: 5, Effective: 6.25, Value: 0.8, Points: 5, Matches: []score.Match{
+				{Need: "72212000", Vendor: "72212100", Level: score.LevelCategory, Inferred: true, Points: 5},
+			}},
+			{Component: score.ComponentRegion, Weight: 4, Effective: 5, Value: 0, Points: 0},
+		},
+	}
+	p := grpcserver.ExplanationToProto(e)
+	if got := p.GetComponents()[1].GetMatches()[0].GetKind(); got != "cpv" {
+		t.Errorf("bridge evidence kind %q, want cpv", got)
+	}
+	b, err := proto.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back matchingv1.Explanation
+	if err := proto.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(e, grpcserver.ExplanationFromProto(&back)); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+}

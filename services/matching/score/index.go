@@ -1,0 +1,895 @@
+package score
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/govmatch/govmatch/pkg/refdata"
+)
+
+// Vendor is a vendor profile as matching sees it.
+type Vendor struct {
+	ID             string
+	Name           string
+	Description    string
+	Capabilities   []string
+	Certifications []string
+	// CPVCodes are canonical 8-digit codes (refdata.NormalizeCPV).
+	CPVCodes []string
+	// Regions are the regions served, in any form refdata.RegionFilterKey
+	// accepts ("DE" for all of Germany).
+	Regions []string
+	// ProductFacts are attributes such as "licence" → "EUPL-1.2".
+	ProductFacts map[string]string
+}
+
+// Need is what a buyer asks for.
+type Need struct {
+	Title, Description string
+	// CPVCodes are canonical 8-digit codes.
+	CPVCodes       []string
+	Capabilities   []string
+	Certifications []string
+	// Region is where the need is (NUTS or AGS code), empty for anywhere.
+	Region       string
+	ProductFacts map[string]string
+}
+
+// Filters exclude vendors outright instead of scoring them.
+type Filters struct {
+	// Regions keeps vendors that serve at least one of these regions.
+	Regions []string
+	// Certifications keeps vendors that hold all of these.
+	Certifications []string
+}
+
+// Result is one ranked vendor.
+type Result struct {
+	VendorID string
+	// Score is 0–100, exactly the sum of the contributions' points.
+	Score       float64
+	Explanation Explanation
+}
+
+// Explanation says how a score came about.
+type Explanation struct {
+	WeightsVersion string
+	// Language is the language the need's text was analysed in.
+	Language   Language
+	Components []Contribution
+}
+
+// Component names.
+const (
+	ComponentText           = "text"
+	ComponentCPV            = "cpv"
+	ComponentCPVBridge      = "cpvBridge"
+	ComponentCapabilities   = "capabilities"
+	ComponentCertifications = "certifications"
+	ComponentRegion         = "region"
+	ComponentProductFacts   = "productFacts"
+)
+
+// Contribution is one component's share of a score.
+type Contribution struct {
+	Component string
+	// Weight is the nominal weight; Effective is the weight after scaling
+	// the components that apply to this need to 100.
+	Weight, Effective float64
+	// Value in [0, 1] is how well the vendor meets this component.
+	Value float64
+	// Points = Effective × Value, the sum of the matches' points.
+	Points  float64
+	Matches []Match
+}
+
+// Match is one piece of evidence: a stem that matched, a pair of CPV codes
+// and the level they share, a certification held, …
+type Match struct {
+	// Need is what the need asked for (a stem, a code, a capability).
+	Need string
+	// Vendor is what the vendor offered for it.
+	Vendor string
+	// Level is the CPV level of a code match ("exact" … "division").
+	Level string `json:",omitempty"`
+	// Inferred is true when a code was inferred from text.
+	Inferred bool `json:",omitempty"`
+	Points   float64
+}
+
+// Errors of the index.
+var (
+	ErrInvalidVendor = errors.New("score: invalid vendor")
+	ErrInvalidNeed   = errors.New("score: invalid need")
+)
+
+// Field positions of BM25F.
+const (
+	fieldName = iota
+	fieldCapabilities
+	fieldDescription
+	fieldFacts
+	numFields
+)
+
+type posting struct {
+	doc int32
+	tf  float32 // field-weighted term frequency
+}
+
+// doc is what the index keeps of a vendor: enough to score and explain,
+// not the text itself.
+type doc struct {
+	id       string
+	lens     [numFields]int32
+	terms    []int32 // distinct term ids, for Remove
+	cpv      []weightedCode
+	inferred []weightedCode
+	caps     map[string]bool // capability stems
+	certs    map[string]string
+	regions  []string // region filter keys
+	facts    map[string]string
+}
+
+// Index holds vendor profiles for ranking. It is safe for concurrent use.
+type Index struct {
+	w  Weights
+	an *analyzer
+
+	mu       sync.RWMutex
+	docs     []*doc // by internal number; nil when removed
+	free     []int32
+	byID     map[string]int32
+	termID   map[string]int32
+	terms    []string
+	postings [][]posting // by term id
+	cpvPost  map[string][]int32
+	infPost  map[string][]int32
+	fieldTot [numFields]int64
+	n        int
+	// dl is the field-weighted length of each document, by number.
+	dl []float64
+	// queryWords memoises the analyses of query words that depend on the
+	// vocabulary (see prepare).
+	queryWords wordCache
+}
+
+// NewIndex returns an empty index that scores with w.
+func NewIndex(w Weights) *Index {
+	return &Index{
+		w: w, an: newAnalyzer(),
+		byID: make(map[string]int32), termID: make(map[string]int32),
+		cpvPost: make(map[string][]int32), infPost: make(map[string][]int32),
+	}
+}
+
+// Weights returns the weights the index scores with.
+func (x *Index) Weights() Weights { return x.w }
+
+// Len is the number of vendors in the index.
+func (x *Index) Len() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.n
+}
+
+func normCert(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(s) {
+		if r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r > 127 {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func normFact(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// Add indexes v, replacing any vendor with the same id.
+func (x *Index) Add(v Vendor) error {
+	if strings.TrimSpace(v.ID) == "" {
+		return fmt.Errorf("%w: empty id", ErrInvalidVendor)
+	}
+	d := &doc{id: v.ID, caps: map[string]bool{}, certs: map[string]string{}, facts: map[string]string{}}
+	for _, c := range v.CPVCodes {
+		if _, err := refdata.NormalizeCPV(c); err != nil || len(c) != 8 {
+			return fmt.Errorf("%w: %s: CPV code %q", ErrInvalidVendor, v.ID, c)
+		}
+		d.cpv = append(d.cpv, weightedCode{prefix: refdata.CPVPrefix(c), conf: 1})
+	}
+	for _, r := range v.Regions {
+		k, err := refdata.RegionFilterKey(r)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrInvalidVendor, v.ID, err)
+		}
+		d.regions = append(d.regions, k)
+	}
+	for _, c := range v.Certifications {
+		d.certs[normCert(c)] = c
+	}
+	factText := make([]string, 0, len(v.ProductFacts))
+	for _, k := range slices.Sorted(maps.Keys(v.ProductFacts)) {
+		d.facts[normFact(k)] = normFact(v.ProductFacts[k])
+		factText = append(factText, k+" "+v.ProductFacts[k])
+	}
+
+	fields := [numFields]string{
+		fieldName: v.Name, fieldCapabilities: strings.Join(v.Capabilities, ". "),
+		fieldDescription: v.Description, fieldFacts: strings.Join(factText, ". "),
+	}
+	lang := DetectLanguage(strings.Join(fields[:], " "), German)
+	fw := [numFields]float64{x.w.FieldName, x.w.FieldCapabilities, x.w.FieldDescription, x.w.FieldFacts}
+	tf := make(map[string]float64)
+	all := make(map[string]float64)
+	for f, text := range fields {
+		for _, t := range x.an.analyze(text, lang, nil) {
+			wt := fw[f]
+			if t.part {
+				wt *= x.w.CompoundPart
+			} else {
+				d.lens[f]++
+			}
+			tf[t.stem] += wt
+			all[t.stem]++
+			if f == fieldCapabilities {
+				d.caps[t.stem] = true
+			}
+		}
+	}
+	d.inferred = labelIndex()[lang].infer(all, &x.w)
+
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.removeLocked(v.ID)
+	var di int32
+	if n := len(x.free); n > 0 {
+		di, x.free = x.free[n-1], x.free[:n-1]
+		x.docs[di] = d
+	} else {
+		di = int32(len(x.docs))
+		x.docs = append(x.docs, d)
+		x.dl = append(x.dl, 0)
+	}
+	x.dl[di] = x.docLen(d)
+	x.byID[v.ID] = di
+	for _, s := range slices.Sorted(maps.Keys(tf)) {
+		id, ok := x.termID[s]
+		if !ok {
+			id = int32(len(x.terms))
+			x.terms = append(x.terms, s)
+			x.termID[s] = id
+			x.postings = append(x.postings, nil)
+		}
+		// Postings stay sorted by document so explain finds a tf by
+		// binary search; only a reused number lands before the end.
+		p := x.postings[id]
+		at := len(p)
+		if at > 0 && p[at-1].doc > di {
+			at, _ = slices.BinarySearchFunc(p, di, func(p posting, di int32) int { return cmp.Compare(p.doc, di) })
+		}
+		x.postings[id] = slices.Insert(p, at, posting{doc: di, tf: float32(tf[s])})
+		d.terms = append(d.terms, id)
+	}
+	addPrefixes(x.cpvPost, d.cpv, di)
+	addPrefixes(x.infPost, d.inferred, di)
+	for f := range numFields {
+		x.fieldTot[f] += int64(d.lens[f])
+	}
+	x.n++
+	return nil
+}
+
+// addPrefixes posts di under every prefix (from the division down) of its
+// codes, so a need code finds vendors sharing any level by lookups alone.
+func addPrefixes(post map[string][]int32, codes []weightedCode, di int32) {
+	seen := map[string]bool{}
+	for _, c := range codes {
+		for l := 2; l <= len(c.prefix); l++ {
+			if p := c.prefix[:l]; !seen[p] {
+				seen[p] = true
+				post[p] = append(post[p], di)
+			}
+		}
+	}
+}
+
+func dropPrefixes(post map[string][]int32, codes []weightedCode, di int32) {
+	for _, c := range codes {
+		for l := 2; l <= len(c.prefix); l++ {
+			p := c.prefix[:l]
+			post[p] = slices.DeleteFunc(post[p], func(d int32) bool { return d == di })
+			if len(post[p]) == 0 {
+				delete(post, p)
+			}
+		}
+	}
+}
+
+// Remove drops the vendor with id; it reports whether there was one.
+func (x *Index) Remove(id string) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.removeLocked(id)
+}
+
+func (x *Index) removeLocked(id string) bool {
+	di, ok := x.byID[id]
+	if !ok {
+		return false
+	}
+	d := x.docs[di]
+	for _, t := range d.terms {
+		x.postings[t] = slices.DeleteFunc(x.postings[t], func(p posting) bool { return p.doc == di })
+	}
+	dropPrefixes(x.cpvPost, d.cpv, di)
+	dropPrefixes(x.infPost, d.inferred, di)
+	for f := range numFields {
+		x.fieldTot[f] -= int64(d.lens[f])
+	}
+	x.docs[di] = nil
+	x.free = append(x.free, di)
+	delete(x.byID, id)
+	x.n--
+	return true
+}
+
+// queryTerm is one distinct stem of the need with its weight.
+type queryTerm struct {
+	stem string
+	qw   float64
+	id   int32
+	idf  float64
+}
+
+// nominalWeight is a component's name and nominal weight.
+type nominalWeight struct {
+	name string
+	w    float64
+}
+
+// query is a need prepared for scoring against the index.
+type query struct {
+	need          Need
+	lang          Language
+	needCPV       []weightedCode
+	needInferred  []weightedCode
+	needAll       []weightedCode // needCPV then needInferred
+	regionKeys    map[string]bool
+	filterRegions []string
+	filterCerts   []string // normalised
+	qterms        []queryTerm
+	maxText       float64
+	applies       map[string]bool
+	eff           map[string]float64
+	nominal       []nominalWeight
+	avgdl         float64
+	needCaps      [][]token
+	factKeys      []string // the need's fact keys, sorted
+}
+
+// prepare analyses need. It reports false when no component applies. The
+// caller holds x.mu.
+func (x *Index) prepare(need Need, f Filters) (*query, bool, error) {
+	q := &query{need: need}
+	for _, c := range need.CPVCodes {
+		if _, err := refdata.NormalizeCPV(c); err != nil || len(c) != 8 {
+			return nil, false, fmt.Errorf("%w: CPV code %q", ErrInvalidNeed, c)
+		}
+		q.needCPV = append(q.needCPV, weightedCode{prefix: refdata.CPVPrefix(c), conf: 1})
+	}
+	if need.Region != "" {
+		keys := refdata.RegionKeys(need.Region)
+		if keys == nil {
+			return nil, false, fmt.Errorf("%w: unknown region %q", ErrInvalidNeed, need.Region)
+		}
+		q.regionKeys = make(map[string]bool, len(keys))
+		for _, k := range keys {
+			q.regionKeys[k] = true
+		}
+	}
+	for _, r := range f.Regions {
+		k, err := refdata.RegionFilterKey(r)
+		if err != nil {
+			return nil, false, fmt.Errorf("%w: filter: %w", ErrInvalidNeed, err)
+		}
+		q.filterRegions = append(q.filterRegions, k)
+	}
+	for _, c := range f.Certifications {
+		q.filterCerts = append(q.filterCerts, normCert(c))
+	}
+
+	q.lang = DetectLanguage(need.Title+" "+need.Description, German)
+	inVocab := func(s string) bool { _, ok := x.termID[s]; return ok }
+	// The vocabulary only grows, so its size versions the analyses of
+	// words whose compound parts depend on it.
+	x.queryWords.reset(len(x.terms))
+	qw := make(map[string]float64)
+	all := make(map[string]float64)
+	for i, text := range []string{need.Title, need.Description} {
+		boost := 1.0
+		if i == 0 {
+			boost = x.w.TitleBoost
+		}
+		for _, t := range x.an.analyzeCached(text, q.lang, inVocab, &x.queryWords) {
+			wt := boost
+			if t.part {
+				wt *= x.w.CompoundPart
+			}
+			qw[t.stem] += wt
+			all[t.stem]++
+		}
+	}
+	q.needInferred = labelIndex()[q.lang].infer(all, &x.w)
+	q.needAll = append(slices.Clone(q.needCPV), q.needInferred...)
+
+	n := float64(x.n)
+	for _, s := range slices.Sorted(maps.Keys(qw)) {
+		id, ok := x.termID[s]
+		df := 0
+		if ok {
+			df = len(x.postings[id])
+		}
+		idf := math.Log(1 + (n-float64(df)+0.5)/(float64(df)+0.5))
+		q.maxText += qw[s] * idf * (x.w.K1 + 1)
+		if df > 0 {
+			q.qterms = append(q.qterms, queryTerm{stem: s, qw: qw[s], id: id, idf: idf})
+		}
+	}
+
+	// Which components apply, and the scale that makes their weights 100.
+	q.applies = map[string]bool{
+		ComponentText:           q.maxText > 0,
+		ComponentCPV:            len(q.needCPV) > 0,
+		ComponentCPVBridge:      len(q.needCPV)+len(q.needInferred) > 0,
+		ComponentCapabilities:   len(need.Capabilities) > 0,
+		ComponentCertifications: len(need.Certifications) > 0,
+		ComponentRegion:         q.regionKeys != nil,
+		ComponentProductFacts:   len(need.ProductFacts) > 0,
+	}
+	q.nominal = []nominalWeight{
+		{ComponentText, x.w.Text}, {ComponentCPV, x.w.CPV}, {ComponentCPVBridge, x.w.CPVBridge},
+		{ComponentCapabilities, x.w.Capabilities}, {ComponentCertifications, x.w.Certifications},
+		{ComponentRegion, x.w.Region}, {ComponentProductFacts, x.w.ProductFacts},
+	}
+	var wsum float64
+	for _, c := range q.nominal {
+		if q.applies[c.name] {
+			wsum += c.w
+		}
+	}
+	if wsum == 0 {
+		return nil, false, nil
+	}
+	q.eff = make(map[string]float64, len(q.nominal))
+	for _, c := range q.nominal {
+		if q.applies[c.name] {
+			q.eff[c.name] = c.w * 100 / wsum
+		}
+	}
+
+	var avg [numFields]float64
+	if x.n > 0 {
+		for fi := range numFields {
+			avg[fi] = float64(x.fieldTot[fi]) / n
+		}
+	}
+	fw := x.fieldWeights()
+	for fi := range numFields {
+		q.avgdl += fw[fi] * avg[fi]
+	}
+	q.needCaps = make([][]token, len(need.Capabilities))
+	for i, c := range need.Capabilities {
+		q.needCaps[i] = x.an.analyze(c, q.lang, nil)
+	}
+	q.factKeys = slices.Sorted(maps.Keys(need.ProductFacts))
+	return q, true, nil
+}
+
+func (x *Index) fieldWeights() [numFields]float64 {
+	return [numFields]float64{x.w.FieldName, x.w.FieldCapabilities, x.w.FieldDescription, x.w.FieldFacts}
+}
+
+// docLen is d's field-weighted length.
+func (x *Index) docLen(d *doc) float64 {
+	fw := x.fieldWeights()
+	var dl float64
+	for fi := range numFields {
+		dl += fw[fi] * float64(d.lens[fi])
+	}
+	return dl
+}
+
+// tf returns the field-weighted frequency of term id in document di; the
+// postings are sorted by document.
+func (x *Index) tf(id, di int32) (float32, bool) {
+	p := x.postings[id]
+	i, ok := slices.BinarySearchFunc(p, di, func(p posting, di int32) int { return cmp.Compare(p.doc, di) })
+	if !ok {
+		return 0, false
+	}
+	return p[i].tf, true
+}
+
+func stated(n, v weightedCode) bool { return n.conf == 1 && v.conf == 1 }
+
+// bridged keeps every pair with an inferred side.
+func bridged(n, v weightedCode) bool { return !stated(n, v) }
+
+// explain scores document di for q with the full explanation. It reports
+// false when the score is not positive. It is the definition of the score;
+// Rank's fast path (scoreOnly) must reproduce its Score bit for bit.
+func (x *Index) explain(q *query, di int32) (Result, bool) {
+	d := x.docs[di]
+	var comps []Contribution
+	add := func(name string, value float64, matches []Match) {
+		if !q.applies[name] {
+			return
+		}
+		c := Contribution{Component: name, Effective: q.eff[name], Value: value, Matches: matches}
+		for _, nc := range q.nominal {
+			if nc.name == name {
+				c.Weight = nc.w
+			}
+		}
+		for _, m := range matches {
+			c.Points += m.Points
+		}
+		comps = append(comps, c)
+	}
+
+	// text
+	norm := x.w.K1 * (1 - x.w.B + x.w.B*x.docLen(d)/max(q.avgdl, 1e-9))
+	var tm []Match
+	var tv float64
+	for _, qt := range q.qterms {
+		tf, ok := x.tf(qt.id, di)
+		if !ok {
+			continue
+		}
+		sat := float64(tf) * (x.w.K1 + 1) / (float64(tf) + norm)
+		v := qt.qw * qt.idf * sat / q.maxText
+		tv += v
+		tm = append(tm, Match{Need: qt.stem, Vendor: qt.stem, Points: v * q.eff[ComponentText]})
+	}
+	add(ComponentText, tv, tm)
+
+	// cpv
+	cm, cv := matchCodes(nil, q.needCPV, d.cpv, &x.w.Levels, stated)
+	add(ComponentCPV, cv, cpvMatches(cm, q.eff[ComponentCPV], cv))
+
+	// bridge: every pair with an inferred side.
+	vendAll := append(slices.Clone(d.cpv), d.inferred...)
+	bm, bv := matchCodes(nil, q.needAll, vendAll, &x.w.Levels, bridged)
+	add(ComponentCPVBridge, bv, cpvMatches(bm, q.eff[ComponentCPVBridge], bv))
+
+	need := q.need
+	if q.applies[ComponentCapabilities] {
+		var ms []Match
+		for i, toks := range q.needCaps {
+			if len(toks) > 0 && all2(toks, d.caps) {
+				ms = append(ms, Match{Need: need.Capabilities[i], Vendor: need.Capabilities[i]})
+			}
+		}
+		val := float64(len(ms)) / float64(len(q.needCaps))
+		setPoints(ms, q.eff[ComponentCapabilities]/float64(len(q.needCaps)))
+		add(ComponentCapabilities, val, ms)
+	}
+	if q.applies[ComponentCertifications] {
+		var ms []Match
+		for _, c := range need.Certifications {
+			if held, ok := d.certs[normCert(c)]; ok {
+				ms = append(ms, Match{Need: c, Vendor: held})
+			}
+		}
+		setPoints(ms, q.eff[ComponentCertifications]/float64(len(need.Certifications)))
+		add(ComponentCertifications, float64(len(ms))/float64(len(need.Certifications)), ms)
+	}
+	if q.applies[ComponentRegion] {
+		var ms []Match
+		for _, r := range d.regions {
+			if q.regionKeys[r] {
+				ms = append(ms, Match{Need: need.Region, Vendor: r, Points: q.eff[ComponentRegion]})
+				break
+			}
+		}
+		add(ComponentRegion, float64(len(ms)), ms)
+	}
+	if q.applies[ComponentProductFacts] {
+		var ms []Match
+		for _, k := range q.factKeys {
+			if v, ok := d.facts[normFact(k)]; ok && v == normFact(need.ProductFacts[k]) {
+				ms = append(ms, Match{Need: k + "=" + need.ProductFacts[k], Vendor: k + "=" + v})
+			}
+		}
+		setPoints(ms, q.eff[ComponentProductFacts]/float64(len(need.ProductFacts)))
+		add(ComponentProductFacts, float64(len(ms))/float64(len(need.ProductFacts)), ms)
+	}
+
+	var total float64
+	for _, c := range comps {
+		total += c.Points
+	}
+	if total <= 0 {
+		return Result{}, false
+	}
+	return Result{
+		VendorID:    d.id,
+		Score:       total,
+		Explanation: Explanation{WeightsVersion: x.w.Version, Language: q.lang, Components: comps},
+	}, true
+}
+
+// scratch is the per-ranking working memory, pooled so a ranking against
+// 100,000 vendors does not allocate and zero arrays of that size each time.
+type scratch struct {
+	textPts []float64 // text points by document, for candidates
+	seen    []bool    // by document: is a candidate
+	// hit is, by document, hitCPV when it has a stated code in a
+	// division of the need's stated codes and hitBridge when it has any
+	// code in a division of any need code: else the component is 0.
+	hit     []uint8
+	cand    []int32
+	codes   []weightedCode
+	matches []cpvMatch
+	top     topK
+}
+
+// Bits of scratch.hit.
+const (
+	hitCPV uint8 = 1 << iota
+	hitBridge
+)
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// Rank returns the k best vendors for need, best first, equal scores by
+// vendor id. Only vendors that share at least a word or a CPV division
+// with the need are candidates: better no result than a bad one.
+//
+// Every candidate's score is computed without building its explanation
+// (scoreOnly, which adds up exactly the same numbers in the same order as
+// explain), the k best are kept in a heap, and only those are explained.
+func (x *Index) Rank(need Need, k int, f Filters) ([]Result, error) {
+	if k <= 0 {
+		return nil, nil
+	}
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	q, ok, err := x.prepare(need, f)
+	if err != nil || !ok {
+		return nil, err
+	}
+
+	s := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(s)
+	if len(s.seen) < len(x.docs) {
+		s.seen = make([]bool, len(x.docs))
+		s.textPts = make([]float64, len(x.docs))
+		s.hit = make([]uint8, len(x.docs))
+	}
+	s.cand = s.cand[:0]
+	defer func() {
+		for _, di := range s.cand {
+			s.seen[di], s.textPts[di], s.hit[di] = false, 0, 0
+		}
+	}()
+
+	// Candidates, with their text points added up term by term in the
+	// order explain adds them.
+	effText := q.eff[ComponentText]
+	k1, b, avgdl := x.w.K1, x.w.B, max(q.avgdl, 1e-9)
+	for _, qt := range q.qterms {
+		for _, p := range x.postings[qt.id] {
+			if !s.seen[p.doc] {
+				s.seen[p.doc] = true
+				s.cand = append(s.cand, p.doc)
+			}
+			norm := k1 * (1 - b + b*x.dl[p.doc]/avgdl)
+			sat := float64(p.tf) * (k1 + 1) / (float64(p.tf) + norm)
+			v := qt.qw * qt.idf * sat / q.maxText
+			s.textPts[p.doc] += v * effText
+		}
+	}
+	addPosted := func(prefix string, stated bool) {
+		for _, p := range [][]int32{x.cpvPost[prefix], x.infPost[prefix]} {
+			for _, di := range p {
+				if !s.seen[di] {
+					s.seen[di] = true
+					s.cand = append(s.cand, di)
+				}
+				s.hit[di] |= hitBridge
+			}
+		}
+		if stated {
+			for _, di := range x.cpvPost[prefix] {
+				s.hit[di] |= hitCPV
+			}
+		}
+	}
+	for i, c := range q.needAll {
+		addPosted(c.prefix[:2], i < len(q.needCPV))
+	}
+
+	// A candidate's score is at most its text points plus the full
+	// weight of every other component it can score in. When that bound
+	// is below the k-th best score so far, the candidate cannot enter the
+	// top k and is not scored. The bound is widened by far more than the
+	// rounding of the sums, so pruning never changes a result.
+	var rest float64
+	for _, c := range []string{ComponentCapabilities, ComponentCertifications, ComponentRegion, ComponentProductFacts} {
+		rest += q.eff[c]
+	}
+	effCPV, effBridge := q.eff[ComponentCPV], q.eff[ComponentCPVBridge]
+
+	s.top.reset(k)
+	for _, di := range s.cand {
+		if worst, full := s.top.worst(); full {
+			ub := s.textPts[di] + rest
+			if s.hit[di]&hitCPV != 0 {
+				ub += effCPV
+			}
+			if s.hit[di]&hitBridge != 0 {
+				ub += effBridge
+			}
+			if ub*(1+1e-9)+1e-9 < worst {
+				continue
+			}
+		}
+		d := x.docs[di]
+		if !passes(d, q.filterRegions, q.filterCerts) {
+			continue
+		}
+		if total := x.scoreOnly(q, d, s.textPts[di], s); total > 0 {
+			s.top.offer(ranked{score: total, id: d.id, doc: di})
+		}
+	}
+	best := s.top.sorted()
+	results := make([]Result, 0, len(best))
+	for _, r := range best {
+		res, _ := x.explain(q, r.doc)
+		results = append(results, res)
+	}
+	return results, nil
+}
+
+// scoreOnly is explain's Score without the explanation: the same sums of
+// the same terms in the same order, so the result is identical bit for bit
+// (TestRankMatchesExhaustive holds it to that). textPts is the sum of the
+// text matches' points.
+func (x *Index) scoreOnly(q *query, d *doc, textPts float64, s *scratch) float64 {
+	var total float64
+	if q.applies[ComponentText] {
+		total += textPts
+	}
+	if q.applies[ComponentCPV] {
+		var v float64
+		s.matches, v = matchCodes(s.matches[:0], q.needCPV, d.cpv, &x.w.Levels, stated)
+		total += cpvPoints(s.matches, q.eff[ComponentCPV], v)
+	}
+	if q.applies[ComponentCPVBridge] {
+		s.codes = append(append(s.codes[:0], d.cpv...), d.inferred...)
+		var v float64
+		s.matches, v = matchCodes(s.matches[:0], q.needAll, s.codes, &x.w.Levels, bridged)
+		total += cpvPoints(s.matches, q.eff[ComponentCPVBridge], v)
+	}
+	need := q.need
+	if q.applies[ComponentCapabilities] {
+		each, pts := q.eff[ComponentCapabilities]/float64(len(q.needCaps)), 0.0
+		for _, toks := range q.needCaps {
+			if len(toks) > 0 && all2(toks, d.caps) {
+				pts += each
+			}
+		}
+		total += pts
+	}
+	if q.applies[ComponentCertifications] {
+		each, pts := q.eff[ComponentCertifications]/float64(len(need.Certifications)), 0.0
+		for _, c := range need.Certifications {
+			if _, ok := d.certs[normCert(c)]; ok {
+				pts += each
+			}
+		}
+		total += pts
+	}
+	if q.applies[ComponentRegion] {
+		pts := 0.0
+		for _, r := range d.regions {
+			if q.regionKeys[r] {
+				pts += q.eff[ComponentRegion]
+				break
+			}
+		}
+		total += pts
+	}
+	if q.applies[ComponentProductFacts] {
+		each, pts := q.eff[ComponentProductFacts]/float64(len(need.ProductFacts)), 0.0
+		for _, k := range q.factKeys {
+			if v, ok := d.facts[normFact(k)]; ok && v == normFact(need.ProductFacts[k]) {
+				pts += each
+			}
+		}
+		total += pts
+	}
+	return total
+}
+
+// cpvPoints is the sum of the points cpvMatches gives ms, whose value is
+// value.
+func cpvPoints(ms []cpvMatch, eff, value float64) float64 {
+	var sum float64
+	for _, m := range ms {
+		sum += m.value
+	}
+	var pts float64
+	for _, m := range ms {
+		p := 0.0
+		if sum > 0 {
+			p = eff * value * m.value / sum
+		}
+		pts += p
+	}
+	return pts
+}
+
+func cpvMatches(ms []cpvMatch, eff, value float64) []Match {
+	out := make([]Match, 0, len(ms))
+	var sum float64
+	for _, m := range ms {
+		sum += m.value
+	}
+	for _, m := range ms {
+		code := func(c weightedCode) string { return c.prefix + strings.Repeat("0", 8-len(c.prefix)) }
+		p := 0.0
+		if sum > 0 {
+			p = eff * value * m.value / sum
+		}
+		out = append(out, Match{
+			Need: code(m.need), Vendor: code(m.vendor), Level: levelNames[m.level],
+			Inferred: m.need.conf < 1 || m.vendor.conf < 1,
+			Points:   p,
+		})
+	}
+	return out
+}
+
+func setPoints(ms []Match, each float64) {
+	for i := range ms {
+		ms[i].Points = each
+	}
+}
+
+func all2(toks []token, have map[string]bool) bool {
+	for _, t := range toks {
+		if !t.part && !have[t.stem] {
+			return false
+		}
+	}
+	return true
+}
+
+// passes reports whether d is in the filters; certs are normalised.
+func passes(d *doc, regions, certs []string) bool {
+	for _, c := range certs {
+		if _, ok := d.certs[c]; !ok {
+			return false
+		}
+	}
+	if len(regions) == 0 {
+		return true
+	}
+	for _, want := range regions {
+		for _, r := range d.regions {
+			// A vendor serving a wider region serves every place in it.
+			if strings.HasPrefix(want, r) && !strings.HasPrefix(r, "AGS:") || r == want || r == "DE" {
+				return true
+			}
+		}
+	}
+	return false
+}

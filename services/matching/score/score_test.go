@@ -1,0 +1,339 @@
+package score
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestDetectLanguage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, text string
+		want       Language
+	}{
+		{"german stop words", "Die Buchung von Terminen in der Verwaltung", German},
+		{"english stop words", "Booking of appointments for the council", English},
+		{"umlaut decides", "Fahrradstraßen Köln", German},
+		{"no evidence falls back", "Roofing 2020", German},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := DetectLanguage(tt.text, German); got != tt.want {
+				t.Errorf("DetectLanguage(%q) = %s, want %s", tt.text, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAnalyzeCompounds(t *testing.T) {
+	t.Parallel()
+	a := newAnalyzer()
+	stems := func(text string) []string {
+		var out []string
+		for _, tk := range a.analyze(text, German, nil) {
+			out = append(out, tk.stem)
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	tests := []struct {
+		name, text string
+		want       []string // stems that must be among the tokens
+	}{
+		{"compound splits", "Terminbuchung", []string{"buchung", "termin"}},
+		{"phrase meets compound", "Buchung von Terminen", []string{"buchung", "termin"}},
+		{"linking s", "Verkehrsplanung", []string{"planung", "verkehr"}},
+		{"stop words go", "die und der Schule", []string{"schul"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := stems(tt.text)
+			for _, w := range tt.want {
+				if !slices.Contains(got, w) {
+					t.Errorf("analyze(%q) = %q, want it to contain %q", tt.text, got, w)
+				}
+			}
+			for _, s := range []string{"die", "und", "der"} {
+				if slices.Contains(got, s) {
+					t.Errorf("analyze(%q) kept stop word %q", tt.text, s)
+				}
+			}
+		})
+	}
+}
+
+func TestCPVLevel(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		need, vendor string
+		want         string // "" for no match
+	}{
+		{"72212", "72212", LevelExact},
+		{"72", "72212", LevelExact},        // vendor inside the need's code
+		{"722121", "72212", LevelCategory}, // vendor broader
+		{"72212", "72213", LevelClass},
+		{"72212", "7229", LevelGroup},
+		{"72212", "73", ""},
+		{"72212", "724", LevelDivision},
+	}
+	for _, tt := range tests {
+		t.Run(tt.need+"/"+tt.vendor, func(t *testing.T) {
+			t.Parallel()
+			lvl, ok := cpvLevel(tt.need, tt.vendor)
+			got := ""
+			if ok {
+				got = levelNames[lvl]
+			}
+			if got != tt.want {
+				t.Errorf("cpvLevel(%s, %s) = %q, want %q", tt.need, tt.vendor, got, tt.want)
+			}
+		})
+	}
+}
+
+func newTestIndex(t *testing.T, vs ...Vendor) *Index {
+	t.Helper()
+	x := NewIndex(DefaultWeights)
+	for _, v := range vs {
+		if err := x.Add(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return x
+}
+
+func componentValue(r Result, name string) (float64, bool) {
+	for _, c := range r.Explanation.Components {
+		if c.Component == name {
+			return c.Value, true
+		}
+	}
+	return 0, false
+}
+
+func TestComponents(t *testing.T) {
+	t.Parallel()
+	vendor := Vendor{
+		ID: "v", Name: "Termin GmbH", Description: "Online-Terminbuchung für Bürgerämter",
+		Capabilities: []string{"Terminverwaltung"}, Certifications: []string{"ISO 27001"},
+		CPVCodes: []string{"72212000"}, Regions: []string{"DE1"}, ProductFacts: map[string]string{"Lizenz": "EUPL-1.2"},
+	}
+	tests := []struct {
+		name      string
+		need      Need
+		component string
+		want      float64
+	}{
+		{"text compound meets phrase", Need{Title: "Buchung von Terminen"}, ComponentText, -1},
+		{"cpv exact", Need{Title: "Software", CPVCodes: []string{"72212000"}}, ComponentCPV, 1},
+		{"cpv need parent finds child", Need{Title: "x", CPVCodes: []string{"72000000"}}, ComponentCPV, 1},
+		{"cpv class", Need{Title: "x", CPVCodes: []string{"72211000"}}, ComponentCPV, 0.6},
+		{"cpv division", Need{Title: "x", CPVCodes: []string{"72400000"}}, ComponentCPV, 0.2},
+		{"capability", Need{Title: "Termine", Capabilities: []string{"Terminverwaltung", "Videotelefonie"}}, ComponentCapabilities, 0.5},
+		{"certification", Need{Title: "Termine", Certifications: []string{"iso-27001"}}, ComponentCertifications, 1},
+		{"region inside served Land", Need{Title: "Termine", Region: "DE111"}, ComponentRegion, 1},
+		{"region outside", Need{Title: "Termine", Region: "DE3"}, ComponentRegion, 0},
+		{"product fact", Need{Title: "Termine", ProductFacts: map[string]string{"lizenz": "eupl-1.2"}}, ComponentProductFacts, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			x := newTestIndex(t, vendor)
+			res, err := x.Rank(tt.need, 10, Filters{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res) != 1 {
+				t.Fatalf("Rank = %d results, want 1", len(res))
+			}
+			got, ok := componentValue(res[0], tt.component)
+			if !ok {
+				t.Fatalf("no %s component in %+v", tt.component, res[0].Explanation)
+			}
+			if tt.want < 0 {
+				if got <= 0 {
+					t.Errorf("%s = %v, want > 0", tt.component, got)
+				}
+				return
+			}
+			if d := got - tt.want; d > 1e-9 || d < -1e-9 {
+				t.Errorf("%s = %v, want %v", tt.component, got, tt.want)
+			}
+		})
+	}
+}
+
+// randomIndex builds vendors from a small vocabulary so that they overlap.
+func randomVendors(r *rand.Rand, n int) []Vendor {
+	words := []string{"Terminbuchung", "Software", "Straßenreinigung", "Schule", "Daten", "Verkehr", "Planung", "Buchung", "Beratung", "Bau"}
+	codes := []string{"72212000", "72000000", "90610000", "80100000", "71300000", "45000000", "79400000"}
+	vs := make([]Vendor, n)
+	for i := range vs {
+		v := Vendor{ID: string(rune('a'+i%26)) + string(rune('a'+i/26))}
+		for range 1 + r.IntN(6) {
+			v.Description += words[r.IntN(len(words))] + " "
+		}
+		v.Name = words[r.IntN(len(words))]
+		for range r.IntN(3) {
+			v.CPVCodes = append(v.CPVCodes, codes[r.IntN(len(codes))])
+		}
+		vs[i] = v
+	}
+	return vs
+}
+
+func TestContributionsAddUp(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(1, 2))
+	x := newTestIndex(t, randomVendors(r, 60)...)
+	need := Need{Title: "Buchung von Terminen", Description: "Software für die Verwaltung", CPVCodes: []string{"72212000"}}
+	res, err := x.Rank(need, 100, Filters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) == 0 {
+		t.Fatal("no results")
+	}
+	for _, rs := range res {
+		var sum float64
+		for _, c := range rs.Explanation.Components {
+			var ms float64
+			for _, m := range c.Matches {
+				ms += m.Points
+			}
+			if ms != c.Points {
+				t.Errorf("%s %s: matches add up to %v, points %v", rs.VendorID, c.Component, ms, c.Points)
+			}
+			sum += c.Points
+		}
+		if sum != rs.Score {
+			t.Errorf("%s: contributions add up to %v, score %v", rs.VendorID, sum, rs.Score)
+		}
+		if rs.Score < 0 || rs.Score > 100+1e-9 {
+			t.Errorf("%s: score %v outside 0–100", rs.VendorID, rs.Score)
+		}
+		if rs.Explanation.WeightsVersion != DefaultWeights.Version {
+			t.Errorf("version %q, want %q", rs.Explanation.WeightsVersion, DefaultWeights.Version)
+		}
+	}
+}
+
+func scoreOf(t *testing.T, x *Index, need Need, id string) float64 {
+	t.Helper()
+	res, err := x.Rank(need, 1000, Filters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.VendorID == id {
+			return r.Score
+		}
+	}
+	return 0
+}
+
+// Adding a CPV code that matches the need never lowers the vendor's score.
+func TestAddingMatchingCPVNeverLowers(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 50 {
+		vs := randomVendors(r, 20)
+		need := Need{Title: "Terminbuchung Software", CPVCodes: []string{"72212000", "79400000"}}
+		x := newTestIndex(t, vs...)
+		v := vs[i%len(vs)]
+		before := scoreOf(t, x, need, v.ID)
+		v.CPVCodes = append(slices.Clone(v.CPVCodes), need.CPVCodes[r.IntN(2)])
+		if err := x.Add(v); err != nil {
+			t.Fatal(err)
+		}
+		if after := scoreOf(t, x, need, v.ID); after < before {
+			t.Errorf("round %d: %s score fell from %v to %v after adding a matching code", i, v.ID, before, after)
+		}
+	}
+}
+
+// The ranking does not depend on the order vendors were added in, nor on
+// removals of vendors added in between.
+func TestRankingInvariantToInsertionOrder(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(5, 6))
+	vs := randomVendors(r, 80)
+	need := Need{Title: "Planung Verkehr", Description: "Daten zur Straßenreinigung", CPVCodes: []string{"90610000"}}
+	want, err := newTestIndex(t, vs...).Rank(need, 50, Filters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		shuffled := slices.Clone(vs)
+		r.Shuffle(len(shuffled), func(a, b int) { shuffled[a], shuffled[b] = shuffled[b], shuffled[a] })
+		x := newTestIndex(t, shuffled...)
+		extra := Vendor{ID: "zz-extra", Name: "Verkehr", Description: "Planung"}
+		if err := x.Add(extra); err != nil {
+			t.Fatal(err)
+		}
+		if !x.Remove(extra.ID) {
+			t.Fatal("Remove found nothing")
+		}
+		got, err := x.Rank(need, 50, Filters{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("shuffle %d: ranking differs (-want +got):\n%s", i, diff)
+		}
+	}
+}
+
+func TestTiesByVendorID(t *testing.T) {
+	t.Parallel()
+	x := newTestIndex(t,
+		Vendor{ID: "b", Name: "Schule"}, Vendor{ID: "a", Name: "Schule"}, Vendor{ID: "c", Name: "Schule"})
+	res, err := x.Rank(Need{Title: "Schule"}, 10, Filters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range res {
+		ids = append(ids, r.VendorID)
+	}
+	if diff := cmp.Diff([]string{"a", "b", "c"}, ids); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
+	}
+}
+
+func TestFilters(t *testing.T) {
+	t.Parallel()
+	x := newTestIndex(t,
+		Vendor{ID: "hh", Name: "Schule", Regions: []string{"DE6"}, Certifications: []string{"BSI C5"}},
+		Vendor{ID: "by", Name: "Schule", Regions: []string{"DE2"}})
+	tests := []struct {
+		name string
+		f    Filters
+		want []string
+	}{
+		{"none", Filters{}, []string{"by", "hh"}},
+		{"region", Filters{Regions: []string{"DE6"}}, []string{"hh"}},
+		{"certification", Filters{Certifications: []string{"bsi-c5"}}, []string{"hh"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			res, err := x.Rank(Need{Title: "Schule"}, 10, tt.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, r := range res {
+				ids = append(ids, r.VendorID)
+			}
+			if diff := cmp.Diff(tt.want, ids); diff != "" {
+				t.Errorf("ids (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
