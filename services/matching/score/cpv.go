@@ -30,10 +30,16 @@ func cpvLevel(need, vendor string) (int, bool) {
 	for n < len(need) && n < len(vendor) && need[n] == vendor[n] {
 		n++
 	}
+	return sharedLevel(n, len(need))
+}
+
+// sharedLevel is cpvLevel of codes that share their first n characters,
+// the need's code being needLen long.
+func sharedLevel(n, needLen int) (int, bool) {
 	switch {
 	case n < 2:
 		return 0, false
-	case n == len(need):
+	case n == needLen:
 		return 0, true
 	case n >= 5:
 		return 1, true

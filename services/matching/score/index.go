@@ -128,7 +128,7 @@ type posting struct {
 type doc struct {
 	id       string
 	lens     [numFields]int32
-	terms    []int32 // distinct term ids, for Remove
+	terms    []int32 // distinct term ids, in the order of their stems
 	cpv      []weightedCode
 	inferred []weightedCode
 	caps     map[string]bool // capability stems
@@ -151,8 +151,16 @@ type Index struct {
 	postings [][]posting // by term id
 	cpvPost  map[string][]int32
 	infPost  map[string][]int32
-	fieldTot [numFields]int64
-	n        int
+	// capPost (by term id), certPost (by normalised certification),
+	// regionPost (by region filter key) and factPost (by factKey) list
+	// the documents with that capability stem, certification, region or
+	// product fact, so Rank can bound those components from postings.
+	capPost    [][]int32
+	certPost   map[string][]int32
+	regionPost map[string][]int32
+	factPost   map[string][]int32
+	fieldTot   [numFields]int64
+	n          int
 	// dl is the field-weighted length of each document, by number.
 	dl []float64
 	// queryWords memoises the analyses of query words that depend on the
@@ -166,6 +174,8 @@ func NewIndex(w Weights) *Index {
 		w: w, an: newAnalyzer(),
 		byID: make(map[string]int32), termID: make(map[string]int32),
 		cpvPost: make(map[string][]int32), infPost: make(map[string][]int32),
+		certPost: make(map[string][]int32), regionPost: make(map[string][]int32),
+		factPost: make(map[string][]int32),
 	}
 }
 
@@ -190,6 +200,9 @@ func normCert(s string) string {
 }
 
 func normFact(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// factKey is the key of a normalised product fact in Index.factPost.
+func factKey(k, v string) string { return k + "\x00" + v }
 
 // Add indexes v, replacing any vendor with the same id.
 func (x *Index) Add(v Vendor) error {
@@ -265,6 +278,7 @@ func (x *Index) Add(v Vendor) error {
 			x.terms = append(x.terms, s)
 			x.termID[s] = id
 			x.postings = append(x.postings, nil)
+			x.capPost = append(x.capPost, nil)
 		}
 		// Postings stay sorted by document so explain finds a tf by
 		// binary search; only a reused number lands before the end.
@@ -275,14 +289,41 @@ func (x *Index) Add(v Vendor) error {
 		}
 		x.postings[id] = slices.Insert(p, at, posting{doc: di, tf: float32(tf[s])})
 		d.terms = append(d.terms, id)
+		if d.caps[s] {
+			x.capPost[id] = append(x.capPost[id], di)
+		}
 	}
 	addPrefixes(x.cpvPost, d.cpv, di)
 	addPrefixes(x.infPost, d.inferred, di)
+	for c := range d.certs {
+		x.certPost[c] = append(x.certPost[c], di)
+	}
+	for _, r := range d.distinctRegions() {
+		x.regionPost[r] = append(x.regionPost[r], di)
+	}
+	for k, v := range d.facts {
+		x.factPost[factKey(k, v)] = append(x.factPost[factKey(k, v)], di)
+	}
 	for f := range numFields {
 		x.fieldTot[f] += int64(d.lens[f])
 	}
 	x.n++
 	return nil
+}
+
+// distinctRegions returns d's regions without repeats.
+func (d *doc) distinctRegions() []string {
+	return slices.Compact(slices.Sorted(slices.Values(d.regions)))
+}
+
+// dropDoc removes di from the posting of key, and the posting when empty.
+func dropDoc(post map[string][]int32, key string, di int32) {
+	p := slices.DeleteFunc(post[key], func(d int32) bool { return d == di })
+	if len(p) == 0 {
+		delete(post, key)
+	} else {
+		post[key] = p
+	}
 }
 
 // addPrefixes posts di under every prefix (from the division down) of its
@@ -302,11 +343,7 @@ func addPrefixes(post map[string][]int32, codes []weightedCode, di int32) {
 func dropPrefixes(post map[string][]int32, codes []weightedCode, di int32) {
 	for _, c := range codes {
 		for l := 2; l <= len(c.prefix); l++ {
-			p := c.prefix[:l]
-			post[p] = slices.DeleteFunc(post[p], func(d int32) bool { return d == di })
-			if len(post[p]) == 0 {
-				delete(post, p)
-			}
+			dropDoc(post, c.prefix[:l], di)
 		}
 	}
 }
@@ -326,9 +363,21 @@ func (x *Index) removeLocked(id string) bool {
 	d := x.docs[di]
 	for _, t := range d.terms {
 		x.postings[t] = slices.DeleteFunc(x.postings[t], func(p posting) bool { return p.doc == di })
+		if d.caps[x.terms[t]] {
+			x.capPost[t] = slices.DeleteFunc(x.capPost[t], func(d int32) bool { return d == di })
+		}
 	}
 	dropPrefixes(x.cpvPost, d.cpv, di)
 	dropPrefixes(x.infPost, d.inferred, di)
+	for c := range d.certs {
+		dropDoc(x.certPost, c, di)
+	}
+	for _, r := range d.distinctRegions() {
+		dropDoc(x.regionPost, r, di)
+	}
+	for k, v := range d.facts {
+		dropDoc(x.factPost, factKey(k, v), di)
+	}
 	for f := range numFields {
 		x.fieldTot[f] -= int64(d.lens[f])
 	}
@@ -547,7 +596,20 @@ func (x *Index) explain(q *query, di int32) (Result, bool) {
 	norm := x.w.K1 * (1 - x.w.B + x.w.B*x.docLen(d)/max(q.avgdl, 1e-9))
 	var tm []Match
 	var tv float64
+	// The need's terms and the document's are both in the order of their
+	// stems, so one merge finds those they share, and only those need a
+	// search of their postings.
+	dt := d.terms
 	for _, qt := range q.qterms {
+		for len(dt) > 0 && x.terms[dt[0]] < qt.stem {
+			dt = dt[1:]
+		}
+		if len(dt) == 0 {
+			break
+		}
+		if dt[0] != qt.id {
+			continue
+		}
 		tf, ok := x.tf(qt.id, di)
 		if !ok {
 			continue
@@ -627,34 +689,88 @@ func (x *Index) explain(q *query, di int32) (Result, bool) {
 
 // scratch is the per-ranking working memory, pooled so a ranking against
 // 100,000 vendors does not allocate and zero arrays of that size each time.
+// The arrays by document are zero outside a ranking, except stamp.
 type scratch struct {
 	textPts []float64 // text points by document, for candidates
 	seen    []bool    // by document: is a candidate
-	// hit is, by document, hitCPV when it has a stated code in a
-	// division of the need's stated codes and hitBridge when it has any
-	// code in a division of any need code: else the component is 0.
-	hit     []uint8
-	cand    []int32
+	// otherUB is, by document, an upper bound of its points from every
+	// component but text (boundCodes, boundRequirements).
+	otherUB []float64
+	// stamp marks, by document, the (ranking, need code, component) that
+	// last credited it, so each gets one credit per need code; gen is
+	// the stamp of the current one.
+	stamp []uint32
+	gen   uint32
+
+	cand  []int32   // candidates, in the order found
+	ub    []float64 // upper bound of each candidate's score, as cand
+	order []int32   // positions in cand, by bucket of ub
+	// bucketEnd and bucketMax are, by bucket of ub, where its candidates
+	// end in order and the greatest ub among them.
+	bucketEnd []int32
+	bucketMax []float64
+
 	codes   []weightedCode
 	matches []cpvMatch
 	top     topK
 }
 
-// Bits of scratch.hit.
-const (
-	hitCPV uint8 = 1 << iota
-	hitBridge
-)
+// numBuckets is how finely candidates are ordered by their bound: enough
+// that the top buckets hold few more candidates than the k best.
+const numBuckets = 1024
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// grow readies s for an index of n document numbers.
+func (s *scratch) grow(n int) {
+	if len(s.seen) >= n {
+		return
+	}
+	s.seen = make([]bool, n)
+	s.textPts = make([]float64, n)
+	s.otherUB = make([]float64, n)
+	s.stamp = make([]uint32, n)
+	s.gen = 0
+}
+
+// nextStamp returns a stamp no document carries.
+func (s *scratch) nextStamp() uint32 {
+	s.gen++
+	if s.gen == 0 { // wrapped: forget every stamp
+		clear(s.stamp)
+		s.gen = 1
+	}
+	return s.gen
+}
+
+// clear zeroes what the ranking set by document.
+func (s *scratch) clear() {
+	for _, di := range s.cand {
+		s.seen[di], s.textPts[di], s.otherUB[di] = false, 0, 0
+	}
+	s.cand = s.cand[:0]
+}
+
+func (s *scratch) addCandidate(di int32) {
+	if !s.seen[di] {
+		s.seen[di] = true
+		s.cand = append(s.cand, di)
+	}
+}
 
 // Rank returns the k best vendors for need, best first, equal scores by
 // vendor id. Only vendors that share at least a word or a CPV division
 // with the need are candidates: better no result than a bad one.
 //
-// Every candidate's score is computed without building its explanation
-// (scoreOnly, which adds up exactly the same numbers in the same order as
-// explain), the k best are kept in a heap, and only those are explained.
+// Every candidate gets an upper bound of its score from postings alone:
+// its exact text points plus bounds of the other components (boundCodes,
+// boundRequirements). Candidates are scored without building their
+// explanation (scoreOnly, which adds up exactly the same numbers in the
+// same order as explain) in falling order of their bound, the k best kept
+// in a heap, until the bound falls below the k-th best score: no candidate
+// left can then enter the top k. Only the k best are explained. Since the
+// heap orders by score and id, the order of scoring does not change the
+// result.
 func (x *Index) Rank(need Need, k int, f Filters) ([]Result, error) {
 	if k <= 0 {
 		return nil, nil
@@ -668,17 +784,8 @@ func (x *Index) Rank(need Need, k int, f Filters) ([]Result, error) {
 
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
-	if len(s.seen) < len(x.docs) {
-		s.seen = make([]bool, len(x.docs))
-		s.textPts = make([]float64, len(x.docs))
-		s.hit = make([]uint8, len(x.docs))
-	}
-	s.cand = s.cand[:0]
-	defer func() {
-		for _, di := range s.cand {
-			s.seen[di], s.textPts[di], s.hit[di] = false, 0, 0
-		}
-	}()
+	s.grow(len(x.docs))
+	defer s.clear()
 
 	// Candidates, with their text points added up term by term in the
 	// order explain adds them.
@@ -686,68 +793,66 @@ func (x *Index) Rank(need Need, k int, f Filters) ([]Result, error) {
 	k1, b, avgdl := x.w.K1, x.w.B, max(q.avgdl, 1e-9)
 	for _, qt := range q.qterms {
 		for _, p := range x.postings[qt.id] {
-			if !s.seen[p.doc] {
-				s.seen[p.doc] = true
-				s.cand = append(s.cand, p.doc)
-			}
+			s.addCandidate(p.doc)
 			norm := k1 * (1 - b + b*x.dl[p.doc]/avgdl)
 			sat := float64(p.tf) * (k1 + 1) / (float64(p.tf) + norm)
 			v := qt.qw * qt.idf * sat / q.maxText
 			s.textPts[p.doc] += v * effText
 		}
 	}
-	addPosted := func(prefix string, stated bool) {
-		for _, p := range [][]int32{x.cpvPost[prefix], x.infPost[prefix]} {
-			for _, di := range p {
-				if !s.seen[di] {
-					s.seen[di] = true
-					s.cand = append(s.cand, di)
-				}
-				s.hit[di] |= hitBridge
-			}
+	for _, c := range q.needAll {
+		for _, di := range x.cpvPost[c.prefix[:2]] {
+			s.addCandidate(di)
 		}
-		if stated {
-			for _, di := range x.cpvPost[prefix] {
-				s.hit[di] |= hitCPV
-			}
+		for _, di := range x.infPost[c.prefix[:2]] {
+			s.addCandidate(di)
 		}
 	}
-	for i, c := range q.needAll {
-		addPosted(c.prefix[:2], i < len(q.needCPV))
-	}
+	x.boundCodes(q, s)
+	rest := x.boundRequirements(q, s)
 
-	// A candidate's score is at most its text points plus the full
-	// weight of every other component it can score in. When that bound
-	// is below the k-th best score so far, the candidate cannot enter the
-	// top k and is not scored. The bound is widened by far more than the
-	// rounding of the sums, so pruning never changes a result.
-	var rest float64
-	for _, c := range []string{ComponentCapabilities, ComponentCertifications, ComponentRegion, ComponentProductFacts} {
-		rest += q.eff[c]
+	// A candidate's score is at most its text points plus the bounds of
+	// the other components. Pruning widens the bound by far more than the
+	// rounding of the sums (the bound adds them in another order), so it
+	// never changes a result.
+	s.ub = s.ub[:0]
+	maxUB := 0.0
+	for _, di := range s.cand {
+		ub := s.textPts[di] + s.otherUB[di] + rest
+		s.ub = append(s.ub, ub)
+		maxUB = max(maxUB, ub)
 	}
-	effCPV, effBridge := q.eff[ComponentCPV], q.eff[ComponentCPVBridge]
+	s.bucketOrder(maxUB)
 
 	s.top.reset(k)
-	for _, di := range s.cand {
-		if worst, full := s.top.worst(); full {
-			ub := s.textPts[di] + rest
-			if s.hit[di]&hitCPV != 0 {
-				ub += effCPV
-			}
-			if s.hit[di]&hitBridge != 0 {
-				ub += effBridge
-			}
-			if ub*(1+1e-9)+1e-9 < worst {
-				continue
-			}
+	end := int32(len(s.order))
+	for bk := numBuckets - 1; bk >= 0; bk-- {
+		from := s.bucketEnd[bk]
+		if bk > 0 {
+			from = s.bucketEnd[bk-1]
 		}
-		d := x.docs[di]
-		if !passes(d, q.filterRegions, q.filterCerts) {
+		if from == end {
 			continue
 		}
-		if total := x.scoreOnly(q, d, s.textPts[di], s); total > 0 {
-			s.top.offer(ranked{score: total, id: d.id, doc: di})
+		// Buckets rise with the bound, so when the greatest bound of this
+		// one cannot make the top k, no bound below it can.
+		if worst, full := s.top.worst(); full && prunable(s.bucketMax[bk], worst) {
+			break
 		}
+		for _, ci := range s.order[from:end] {
+			di := s.cand[ci]
+			if worst, full := s.top.worst(); full && prunable(s.ub[ci], worst) {
+				continue
+			}
+			d := x.docs[di]
+			if !passes(d, q.filterRegions, q.filterCerts) {
+				continue
+			}
+			if total := x.scoreOnly(q, d, s.textPts[di], s); total > 0 {
+				s.top.offer(ranked{score: total, id: d.id, doc: di})
+			}
+		}
+		end = from
 	}
 	best := s.top.sorted()
 	results := make([]Result, 0, len(best))
@@ -756,6 +861,189 @@ func (x *Index) Rank(need Need, k int, f Filters) ([]Result, error) {
 		results = append(results, res)
 	}
 	return results, nil
+}
+
+// prunable reports whether a candidate whose score is at most ub cannot
+// beat worst, the k-th best score so far, even with ub off by rounding.
+func prunable(ub, worst float64) bool { return ub*(1+1e-9)+1e-9 < worst }
+
+// bucketOrder orders the candidates' positions in s.order by buckets of
+// their bounds: bucket i holds the bounds in [i, i+1)·maxUB/(numBuckets-1),
+// so a bucket's bounds are all at least those of the buckets below it.
+func (s *scratch) bucketOrder(maxUB float64) {
+	s.bucketEnd = slices.Grow(s.bucketEnd[:0], numBuckets)[:numBuckets]
+	s.bucketMax = slices.Grow(s.bucketMax[:0], numBuckets)[:numBuckets]
+	clear(s.bucketEnd)
+	for i := range s.bucketMax {
+		s.bucketMax[i] = math.Inf(-1)
+	}
+	scale := 0.0
+	if maxUB > 0 && !math.IsInf(maxUB, 0) {
+		scale = (numBuckets - 1) / maxUB
+	}
+	bucket := func(ub float64) int {
+		// A NaN or negative bound lands in bucket 0 and is still scored.
+		return min(max(int(ub*scale), 0), numBuckets-1)
+	}
+	for _, ub := range s.ub {
+		bk := bucket(ub)
+		s.bucketEnd[bk]++
+		s.bucketMax[bk] = max(s.bucketMax[bk], ub)
+	}
+	var at int32
+	for i, n := range s.bucketEnd {
+		s.bucketEnd[i] = at // start, for now
+		at += n
+	}
+	s.order = slices.Grow(s.order[:0], len(s.ub))[:len(s.ub)]
+	for ci, ub := range s.ub {
+		bk := bucket(ub)
+		s.order[s.bucketEnd[bk]] = int32(ci)
+		s.bucketEnd[bk]++ // ends up at the bucket's end
+	}
+}
+
+// codesConf is the sum of the codes' confidences, matchCodes' total.
+func codesConf(codes []weightedCode) float64 {
+	var t float64
+	for _, c := range codes {
+		t += c.conf
+	}
+	return t
+}
+
+// boundCodes adds to s.otherUB, for every candidate, bounds of the points
+// of the cpv and bridge components: matchCodes' value is the sum of the
+// best credits of the need's codes over their total confidence, and the
+// points are the effective weight times the value. The deepest level at which a document is posted under a need
+// code's prefixes is the longest prefix it shares with any of its codes,
+// which bounds the best level of the pair; a pair whose side is inferred
+// counts with its confidence, at most the need code's.
+func (x *Index) boundCodes(q *query, s *scratch) {
+	var credit [8]float64
+	// add credits the candidates posted under c's prefixes in posts,
+	// each once, at the deepest level it is posted at (so the walk is
+	// deepest first).
+	add := func(c weightedCode, scale float64, posts ...map[string][]int32) {
+		st := s.nextStamp()
+		for l := len(c.prefix); l >= 2; l-- {
+			pts := credit[l-1] * scale
+			for _, post := range posts {
+				for _, di := range post[c.prefix[:l]] {
+					if s.seen[di] && s.stamp[di] != st {
+						s.stamp[di] = st
+						s.otherUB[di] += pts
+					}
+				}
+			}
+		}
+	}
+	// Points per credit.
+	cpvScale, bridgeScale := 0.0, 0.0
+	if tot := codesConf(q.needCPV); tot > 0 {
+		cpvScale = max(q.eff[ComponentCPV], 0) / tot
+	}
+	if tot := codesConf(q.needAll); tot > 0 {
+		bridgeScale = max(q.eff[ComponentCPVBridge], 0) / tot
+	}
+	for i, c := range q.needAll {
+		x.levelCredit(&credit, len(c.prefix), c.conf)
+		if i < len(q.needCPV) && q.applies[ComponentCPV] {
+			// Stated pairs: the need's stated codes with the vendor's.
+			add(c, cpvScale, x.cpvPost)
+		}
+		switch {
+		case !q.applies[ComponentCPVBridge]:
+		case c.conf == 1:
+			// matchCodes counts as stated any code of confidence 1, so
+			// such a need code pairs only with the vendor's inferred
+			// codes below 1 (infPost holds all its inferred codes).
+			add(c, bridgeScale, x.infPost)
+		default:
+			add(c, bridgeScale, x.cpvPost, x.infPost)
+		}
+	}
+}
+
+// boundRequirements adds to s.otherUB, for every candidate, the points of
+// the capabilities, certifications, region and product facts it can score
+// as far as the postings tell, and returns the points every candidate may
+// score besides.
+func (x *Index) boundRequirements(q *query, s *scratch) (rest float64) {
+	credit := func(post []int32, pts float64) {
+		for _, di := range post {
+			if s.seen[di] {
+				s.otherUB[di] += pts
+			}
+		}
+	}
+	if q.applies[ComponentCapabilities] {
+		each := max(q.eff[ComponentCapabilities], 0) / float64(len(q.needCaps))
+		for _, toks := range q.needCaps {
+			// A vendor meets the capability only with all its whole
+			// words' stems among its own: the rarest one's posting holds
+			// every vendor that does.
+			var rarest []int32
+			words, known := 0, true
+			for _, t := range toks {
+				if t.part {
+					continue
+				}
+				id, ok := x.termID[t.stem]
+				if !ok {
+					known = false
+					break
+				}
+				if p := x.capPost[id]; words == 0 || len(p) < len(rarest) {
+					rarest = p
+				}
+				words++
+			}
+			switch {
+			case len(toks) == 0 || !known:
+			case words == 0:
+				rest += each
+			default:
+				credit(rarest, each)
+			}
+		}
+	}
+	if q.applies[ComponentCertifications] {
+		each := max(q.eff[ComponentCertifications], 0) / float64(len(q.need.Certifications))
+		for _, c := range q.need.Certifications {
+			credit(x.certPost[normCert(c)], each)
+		}
+	}
+	if q.applies[ComponentRegion] {
+		pts, st := max(q.eff[ComponentRegion], 0), s.nextStamp()
+		for r := range q.regionKeys {
+			for _, di := range x.regionPost[r] {
+				if s.seen[di] && s.stamp[di] != st {
+					s.stamp[di] = st
+					s.otherUB[di] += pts
+				}
+			}
+		}
+	}
+	if q.applies[ComponentProductFacts] {
+		each := max(q.eff[ComponentProductFacts], 0) / float64(len(q.need.ProductFacts))
+		for _, k := range q.factKeys {
+			credit(x.factPost[factKey(normFact(k), normFact(q.need.ProductFacts[k]))], each)
+		}
+	}
+	return rest
+}
+
+// levelCredit sets credit[l-1], for the shared prefix lengths l from 2 to
+// n (the need code's length), to conf times the greatest level credit of a
+// pair sharing at most l characters, as cpvLevel grades them.
+func (x *Index) levelCredit(credit *[8]float64, n int, conf float64) {
+	best := 0.0
+	for l := 2; l <= n; l++ {
+		lvl, _ := sharedLevel(l, n)
+		best = max(best, x.w.Levels[lvl])
+		credit[l-1] = conf * best
+	}
 }
 
 // scoreOnly is explain's Score without the explanation: the same sums of

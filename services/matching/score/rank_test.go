@@ -2,9 +2,11 @@ package score_test
 
 import (
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/govmatch/govmatch/services/matching/corpus"
 	"github.com/govmatch/govmatch/services/matching/score"
@@ -65,6 +67,104 @@ func TestRankMatchesExhaustive(t *testing.T) {
 				}
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Fatalf("round %d need %d k %d: Rank differs from exhaustive ranking (-want +got):\n%s", round, i, k, diff)
+				}
+			}
+		}
+	}
+}
+
+// The bounds Rank prunes with hold at the edges: needs with only some
+// components (no text, only CPV codes, only a region, requirements
+// without codes), exact ties at the cut-off, k beyond the candidates, both
+// filters at once, vendors re-added with other content under their id,
+// and weights whose level credits do not fall with the level.
+func TestRankMatchesExhaustiveEdgeCases(t *testing.T) {
+	t.Parallel()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := corpus.FindDataDir(wd)
+	if dir == "" {
+		t.Skip("no shared/data")
+	}
+	src, err := corpus.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := corpus.New(src, 11)
+	vendors := g.Vendors(400)
+	needs := g.Needs(12)
+
+	odd := score.DefaultWeights
+	odd.Version = "odd-levels"
+	odd.Levels = [5]float64{0.3, 0.1, 1, 0.2, 0.7}
+	for _, w := range []score.Weights{score.DefaultWeights, odd} {
+		x := score.NewIndex(w)
+		for _, v := range vendors {
+			if err := x.Add(v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Twins score exactly alike, so cut-offs fall inside ties.
+		for i := range 60 {
+			v := vendors[i]
+			v.ID = "twin-" + v.ID
+			if err := x.Add(v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Re-adds under the same id with another vendor's content move
+		// the vendor between every posting.
+		for i := 0; i < len(vendors); i += 9 {
+			v := vendors[(i+5)%len(vendors)]
+			v.ID = vendors[i].ID
+			if err := x.Add(v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := 3; i < len(vendors); i += 11 {
+			x.Remove(vendors[i].ID)
+		}
+
+		var cases []score.Need
+		for i, n := range needs {
+			v := vendors[i*7]
+			full := n
+			full.CPVCodes = append(slices.Clone(n.CPVCodes), v.CPVCodes[0])
+			full.Capabilities = append(slices.Clone(n.Capabilities), v.Capabilities...)
+			full.Certifications = append(slices.Clone(v.Certifications), corpus.Certifications[i%len(corpus.Certifications)])
+			full.Region = "DE2"
+			full.ProductFacts = map[string]string{"licence": "MIT", "Hosting ": " eu"}
+			cases = append(cases,
+				n,
+				full,
+				score.Need{CPVCodes: v.CPVCodes}, // only CPV
+				// No candidates: Rank answers an empty slice where
+				// RankExhaustive answers nil, as before the bounds.
+				score.Need{Region: "DE21", Certifications: v.Certifications},
+				score.Need{Title: n.Title, Region: "DE1"},
+				score.Need{Title: n.Title, Capabilities: v.Capabilities, ProductFacts: map[string]string{"hosting": "DE"}},
+			)
+		}
+		filters := []score.Filters{
+			{},
+			{Regions: []string{"DE2", "DE7"}, Certifications: []string{"ISO 9001"}},
+			{Regions: []string{"DE"}},
+		}
+		for i, n := range cases {
+			for _, k := range []int{1, 17, 2000} {
+				f := filters[(i+k)%len(filters)]
+				want, err := x.RankExhaustive(n, k, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := x.Rank(n, k, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+					t.Fatalf("weights %s case %d k %d: Rank differs from exhaustive ranking (-want +got):\n%s", w.Version, i, k, diff)
 				}
 			}
 		}

@@ -337,3 +337,99 @@ func TestFilters(t *testing.T) {
 		})
 	}
 }
+
+// Removing every vendor leaves no posting behind, whatever was re-added
+// under the same ids in between.
+func TestRemoveClearsPostings(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(7, 8))
+	vs := randomVendors(r, 40)
+	certs := []string{"ISO 27001", "iso-27001", "BSI C5"}
+	regions := []string{"DE", "DE2", "DE21", "DE2"}
+	for i := range vs {
+		vs[i].Capabilities = []string{"Terminverwaltung", "Software-Entwicklung"}[:1+i%2]
+		vs[i].Certifications = certs[:i%4]
+		vs[i].Regions = regions[:i%5]
+		if i%3 == 0 {
+			vs[i].ProductFacts = map[string]string{"Lizenz": "MIT", "lizenz ": "EUPL"}
+		}
+	}
+	x := newTestIndex(t, vs...)
+	for i, v := range vs {
+		v.ID = vs[(i+1)%len(vs)].ID
+		if err := x.Add(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, v := range vs {
+		x.Remove(v.ID)
+	}
+	if x.Len() != 0 {
+		t.Fatalf("Len = %d after removing all", x.Len())
+	}
+	for name, post := range map[string]map[string][]int32{
+		"cpv": x.cpvPost, "inferred": x.infPost, "cert": x.certPost, "region": x.regionPost, "fact": x.factPost,
+	} {
+		if len(post) != 0 {
+			t.Errorf("%s postings left: %v", name, post)
+		}
+	}
+	for id, p := range x.capPost {
+		if len(p) != 0 || len(x.postings[id]) != 0 {
+			t.Errorf("term %q still posted: %v %v", x.terms[id], p, x.postings[id])
+		}
+	}
+}
+
+// Rankings run alongside adds and removes without data races (go test
+// -race), and the pooled scratch they share keeps nothing from one ranking
+// to the next: once the index is quiet, Rank still gives the exhaustive
+// ranking.
+func TestConcurrentRankAndAdd(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(9, 10))
+	vs := randomVendors(r, 120)
+	for i := range vs {
+		vs[i].Regions = []string{"DE", "DE2", "DE1"}[i%3 : i%3+1]
+		vs[i].Certifications = []string{"ISO 27001"}[:i%2]
+	}
+	x := newTestIndex(t, vs[:60]...)
+	need := Need{Title: "Buchung von Terminen", Description: "Software für Schulen", CPVCodes: []string{"72212000"},
+		Region: "DE21", Certifications: []string{"ISO 27001"}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i, v := range vs[60:] {
+			if err := x.Add(v); err != nil {
+				t.Error(err)
+				return
+			}
+			x.Remove(vs[i].ID)
+		}
+	}()
+	for range 4 {
+		t.Run("rank", func(t *testing.T) {
+			t.Parallel()
+			for range 50 {
+				if _, err := x.Rank(need, 5, Filters{}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	t.Cleanup(func() {
+		<-done
+		want, err := x.RankExhaustive(need, 5, Filters{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := x.Rank(need, 5, Filters{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("after the changes (-want +got):\n%s", diff)
+		}
+	})
+}
