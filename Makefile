@@ -80,8 +80,12 @@ bench-events: ## event latency commit→consumer over Redis Streams; outbox drai
 	$(GO) test -run='^$$' -bench=. -benchtime=$${BENCHTIME:-20000x} ./pkg/outbox/
 	$(GO) test -run='^$$' -bench=DrainAfterRedisOutage -benchtime=1x ./services/govmatch/
 
+.PHONY: bench-freshness
+bench-freshness: ## time from an acknowledged vendor edit to matches that reflect it (in-process and Redis)
+	$(GO) test -run='^$$' -bench=Freshness -benchtime=$${BENCHTIME:-200x} ./services/govmatch/
+
 .PHONY: bench-match
-bench-match: ## rank needs against 100,000 generated vendors: build time, memory per vendor, latency p50/p99
+bench-match: ## 100,000 generated vendors: index build, memory per vendor, uncached p50/p99; cached REST vs /healthz (32 clients); PostgreSQL FTS
 	$(GO) run ./services/matching/cmd/benchmatch
 
 .PHONY: tools

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,6 +66,15 @@ type Config struct {
 	OIDCIssuerURL string `env:"OIDC_ISSUER_URL"`
 	OIDCAudience  string `env:"OIDC_AUDIENCE, default=govmatch"`
 	OIDCOrgClaim  string `env:"OIDC_ORG_CLAIM, default=org"`
+	// MatchingGroup is the consumer group the matching read model reads
+	// the event streams as. Every matching replica needs its own (each
+	// keeps a whole index): give each a stable name, e.g. its pod name.
+	MatchingGroup string `env:"GOVMATCH_MATCHING_GROUP, default=matching"`
+	// ServiceTokenFile holds the bearer token matching presents to the
+	// registries to rebuild its index, drafts included (a service account
+	// with the admin role). Without it, the development issuer mints one;
+	// with OIDC and no file, drafts reach matching through events only.
+	ServiceTokenFile string `env:"GOVMATCH_SERVICE_TOKEN_FILE"`
 	// DevIssuerURL is the "iss" of development tokens.
 	DevIssuerURL string `env:"GOVMATCH_DEV_ISSUER_URL, default=http://localhost:8080/dev-issuer"`
 	// RateLimit is how many API requests per second one client (address or
@@ -77,9 +87,16 @@ type Config struct {
 	TrustedProxies []string `env:"GOVMATCH_TRUSTED_PROXIES"`
 	// MaxBodyBytes limits REST request bodies.
 	MaxBodyBytes int64 `env:"GOVMATCH_MAX_BODY_BYTES, default=1048576"`
+	// MatchCache is "on" or "off": whether matching caches its answers
+	// (in Redis with REDIS_URL, else in process).
+	MatchCache string `env:"GOVMATCH_MATCH_CACHE, default=on"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL, default=info"`
 }
+
+// consumerGroupName is what a consumer group may be called: a DNS label,
+// as a Kubernetes pod name is.
+var consumerGroupName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // loadConfig reads the configuration from lookuper (the environment in
 // production, a map in tests) and validates it.
@@ -100,12 +117,18 @@ func loadConfig(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 		// events, which cross processes only through Redis.
 		return c, fmt.Errorf("GOVMATCH_NEEDS_ADDR, GOVMATCH_VENDORS_ADDR and REDIS_URL are required for target %q", c.Target)
 	}
+	if !consumerGroupName.MatchString(c.MatchingGroup) {
+		return c, fmt.Errorf("GOVMATCH_MATCHING_GROUP=%q: want 1 to 63 lower-case letters, digits and dashes", c.MatchingGroup)
+	}
 	switch c.DemoData {
 	case "":
 		c.DemoData = strconv.FormatBool(c.Target == TargetAll)
 	case "true", "false":
 	default:
 		return c, fmt.Errorf("GOVMATCH_DEMO_DATA=%q: want true or false", c.DemoData)
+	}
+	if c.MatchCache != "on" && c.MatchCache != "off" {
+		return c, fmt.Errorf("GOVMATCH_MATCH_CACHE=%q: want on or off", c.MatchCache)
 	}
 	if c.MaxBodyBytes <= 0 {
 		return c, fmt.Errorf("GOVMATCH_MAX_BODY_BYTES must be positive")
@@ -139,6 +162,9 @@ func (c Config) trustedProxies() ([]netip.Prefix, error) {
 	}
 	return out, nil
 }
+
+// matchCache reports whether matching caches its answers.
+func (c Config) matchCache() bool { return c.MatchCache == "on" }
 
 // demo reports whether to load demo data.
 func (c Config) demo() bool { return c.DemoData == "true" }
@@ -178,6 +204,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Float64("rate_limit", c.RateLimit),
 		slog.Int("rate_burst", c.RateBurst),
 		slog.Any("trusted_proxies", c.TrustedProxies),
+		slog.String("match_cache", c.MatchCache),
 		slog.String("log_level", c.LogLevel),
 	)
 }

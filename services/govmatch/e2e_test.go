@@ -481,6 +481,17 @@ func TestDemoDataAndRestart(t *testing.T) {
 	tok := giessen
 	made := sys.call(t, "POST", "/v1/needs", tok, map[string]any{"title": "Nach dem Neustart", "problemStatement": "Bleibt"}).
 		expect(t, "create", http.StatusOK)
+	// Wait until the draft's event reached matching, so that after the
+	// restart only the rebuild can bring it back.
+	matches := "/v1/" + str(made.body["name"]) + "/matches"
+	var res response
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		res = sys.call(t, "GET", matches, tok, nil)
+		if res.status == http.StatusOK || time.Now().After(deadline) {
+			break
+		}
+	}
+	res.expect(t, "owner matches its new draft", http.StatusOK)
 	stop()
 
 	if _, err := os.Stat(filepath.Join(dir, "needs.db")); err != nil {
@@ -493,6 +504,17 @@ func TestDemoDataAndRestart(t *testing.T) {
 	if got := len(list.body["needs"].([]any)); got != first {
 		t.Errorf("after restart %d public needs, want %d (demo data loaded twice?)", got, first)
 	}
+	// The draft reached matching's rebuilt index (matching lists the
+	// registries as a service, not anonymously), for its owners only.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		res = sys.call(t, "GET", matches, tok, nil)
+		if res.status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			break
+		}
+	}
+	res.expect(t, "owner matches its draft after a restart", http.StatusOK)
+	marburg := sys.token(t, "stadt-marburg", identity.RoleBuyer)
+	sys.call(t, "GET", matches, marburg, nil).expect(t, "another organisation matches the draft", http.StatusNotFound)
 }
 
 // TestOpenAPIAndMetrics checks the public documents of the gateway.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -87,4 +88,41 @@ func TestMatchingThroughREST(t *testing.T) {
 	sys.call(t, "GET", path, giessen, nil).expect(t, "owner matches its draft", http.StatusOK)
 	sys.call(t, "GET", path, marburg, nil).expect(t, "other organisation matches a draft", http.StatusNotFound)
 	sys.call(t, "GET", path, "", nil).expect(t, "anonymous matches a draft", http.StatusNotFound)
+
+	// A must-have certification leaves out the vendors without it, and the
+	// answer says how many, for which requirement.
+	sys.call(t, "PATCH", fmt.Sprintf("/v1/%s", draft.body["name"]), giessen, map[string]any{
+		"requirements": []map[string]any{
+			{"kind": "KIND_CERTIFICATION", "value": "ISO 27001", "mustHave": true},
+			{"kind": "KIND_CAPABILITY", "value": "Terminbuchung"},
+		},
+	}).expect(t, "buyer sets requirements", http.StatusOK)
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if res = sys.call(t, "GET", path+"?pageSize=100", giessen, nil); res.body["excludedTotal"] != nil {
+			break
+		}
+	}
+	res.expect(t, "matches with a must-have", http.StatusOK)
+	excluded, _ := res.body["excluded"].([]any)
+	if len(excluded) != 1 {
+		t.Fatalf("want one exclusion, for the one must-have: %s", res.raw)
+	}
+	ex := excluded[0].(map[string]any)
+	req, _ := ex["requirement"].(map[string]any)
+	count, _ := ex["vendorCount"].(float64)
+	if req["kind"] != "KIND_CERTIFICATION" || req["value"] != "iso-27001" || req["mustHave"] != true || count < 1 || res.body["excludedTotal"] != count {
+		t.Errorf("exclusion %v, total %v; want iso-27001 leaving out at least one vendor, all of them in the total: %s", ex, res.body["excludedTotal"], res.raw)
+	}
+	ranked, _ := res.body["matches"].([]any)
+	if len(ranked) == 0 {
+		t.Errorf("no vendor with ISO 27001 ranked: %s", res.raw)
+	}
+	for _, m := range ranked {
+		name := m.(map[string]any)["vendor"].(string)
+		v := sys.call(t, "GET", "/v1/"+name, "", nil).expect(t, "ranked vendor", http.StatusOK)
+		certs, _ := v.body["certifications"].([]any)
+		if !slices.Contains(certs, any("iso-27001")) {
+			t.Errorf("%s is ranked for a need that must have ISO 27001 but holds only %v", name, certs)
+		}
+	}
 }

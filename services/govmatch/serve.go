@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
@@ -28,7 +30,7 @@ import (
 	vendorsv1 "github.com/govmatch/govmatch/proto/govmatch/vendors/v1"
 	"github.com/govmatch/govmatch/services/gateway/gateway"
 	matchinggrpc "github.com/govmatch/govmatch/services/matching/grpcserver"
-	"github.com/govmatch/govmatch/services/matching/match"
+	"github.com/govmatch/govmatch/services/matching/matchcache"
 	"github.com/govmatch/govmatch/services/matching/readmodel"
 	"github.com/govmatch/govmatch/services/matching/score"
 	"github.com/govmatch/govmatch/services/needs/demo"
@@ -96,10 +98,11 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready chan<- listeni
 	// The in-process bus keeps events until every declared consumer group
 	// took them, so matching's group is declared before any relay runs.
 	if m, ok := bus.(*eventbus.Memory); ok && cfg.runs(TargetMatching) {
-		m.Declare(readmodel.StreamNeeds, readmodel.Group)
-		m.Declare(readmodel.StreamVendors, readmodel.Group)
+		m.Declare(readmodel.StreamNeeds, cfg.MatchingGroup)
+		m.Declare(readmodel.StreamVendors, cfg.MatchingGroup)
 	}
 	var matchModel *readmodel.Model
+	var matchCache *matchcache.Cache
 
 	var addrs listening
 	var servers []func(context.Context) error // graceful stops, in start order
@@ -169,9 +172,17 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready chan<- listeni
 		if cfg.runs(TargetMatching) {
 			rm := readmodel.New(score.DefaultWeights)
 			matchModel = rm
-			matchingv1.RegisterMatchingServiceServer(srv.Server, matchinggrpc.New(match.NewService(rm)))
+			ranker, cache, err := newMatchRanker(cfg, rdb, rm, log)
+			if err != nil {
+				return err
+			}
+			if cache != nil {
+				matchCache = cache
+				defer cache.Close()
+			}
+			matchingv1.RegisterMatchingServiceServer(srv.Server, matchinggrpc.New(ranker))
 			start = append(start,
-				func() error { return rm.Run(gctx, bus) },
+				func() error { return rm.Run(gctx, bus, cfg.MatchingGroup) },
 				func() error { return rebuildMatching(gctx, cfg, addrs.GRPC, rm, log, serving) })
 		}
 
@@ -219,6 +230,7 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready chan<- listeni
 				}
 				return nil
 			},
+			Degraded:       degradedNotes(matchCache),
 			MaxBodyBytes:   cfg.MaxBodyBytes,
 			MetricsHandler: tel.MetricsHandler(),
 			JWKS:           jwks,
@@ -232,7 +244,7 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready chan<- listeni
 		handler = gw.Handler()
 	} else {
 		httpAddr = cfg.AdminAddr
-		handler = adminHandler(tel.MetricsHandler())
+		handler = adminHandler(tel.MetricsHandler(), degradedNotes(matchCache))
 	}
 	httpLis, err := net.Listen("tcp", httpAddr)
 	if err != nil {
@@ -448,10 +460,37 @@ func rebuildMatching(ctx context.Context, cfg Config, ownAddr string, rm *readmo
 	}
 	defer vc.Close()
 	lister := readmodel.GRPCLister{Needs: needsv1.NewNeedsServiceClient(nc), Vendors: vendorsv1.NewVendorsServiceClient(vc)}
+	if tokens := serviceTokens(cfg, log); tokens != nil {
+		lister.CallOptions = []grpc.CallOption{grpc.PerRPCCredentials(auth.PerRPCCredentials(tokens))}
+	}
 	if err := rm.RebuildUntilDone(ctx, lister, log); err != nil {
 		return nil // only when ctx ended
 	}
 	serving(matchingv1.MatchingService_ServiceDesc.ServiceName)
+	return nil
+}
+
+// serviceTokens is how matching authenticates to the registries to list
+// everything, drafts included: a token file in production, else a token
+// minted by the development issuer. Nil means anonymous listing.
+func serviceTokens(cfg Config, log *slog.Logger) auth.TokenSource {
+	switch {
+	case cfg.ServiceTokenFile != "":
+		if _, err := os.Stat(cfg.ServiceTokenFile); err != nil {
+			// An optional secret that is not there: run, but say so.
+			log.Warn("matching lists the registries anonymously: drafts reach it through events only", "error", err)
+			return nil
+		}
+		return auth.FileTokenSource(cfg.ServiceTokenFile)
+	case cfg.OIDCIssuerURL == "":
+		iss, err := auth.LoadOrCreateDevIssuer(cfg.devKeyPath(), cfg.DevIssuerURL)
+		if err == nil {
+			return iss.ServiceTokenSource("service:matching")
+		}
+		log.Warn("matching lists the registries anonymously: drafts reach it through events only", "error", err)
+	default:
+		log.Warn("GOVMATCH_SERVICE_TOKEN_FILE is not set: matching lists the registries anonymously, so drafts reach it through events only")
+	}
 	return nil
 }
 
@@ -475,10 +514,16 @@ func loopback(addr string) string {
 }
 
 // adminHandler serves metrics and liveness of a process without gateway.
-func adminHandler(metrics http.Handler) http.Handler {
+// /healthz is 200 "ok", with what degraded names in parentheses, as the
+// gateway's /readyz shows them.
+func adminHandler(metrics http.Handler, degraded func() []string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if notes := degraded(); len(notes) > 0 {
+			_, _ = io.WriteString(w, "ok ("+strings.Join(notes, "; ")+")\n")
+			return
+		}
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	return mux

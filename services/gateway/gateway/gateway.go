@@ -59,6 +59,11 @@ type Config struct {
 	// Ready, when set, is asked by /readyz before the backends are; its
 	// error text is shown to the prober.
 	Ready func(ctx context.Context) error
+	// Degraded, when set, is asked by /readyz once ready: each string it
+	// returns names a part that works at reduced capacity but still
+	// answers correctly (e.g. the match cache computing every answer
+	// because its Redis is down). /readyz stays 200 and shows them.
+	Degraded func() []string
 
 	// Limiter, when set, rate-limits the API routes per client (the
 	// operational endpoints are not limited): anonymous requests by client

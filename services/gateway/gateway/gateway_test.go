@@ -493,6 +493,24 @@ func TestReadiness(t *testing.T) {
 			wantHTTP: 503, wantBody: "not ready: draining\n",
 		},
 		{
+			name:     "degraded but ready",
+			mod:      func(c *Config) { c.Degraded = func() []string { return []string{"match cache degraded"} } },
+			wantHTTP: 200, wantBody: "ok (match cache degraded)\n",
+		},
+		{
+			name:     "nothing degraded",
+			mod:      func(c *Config) { c.Degraded = func() []string { return nil } },
+			wantHTTP: 200, wantBody: "ok\n",
+		},
+		{
+			name: "degraded and not ready",
+			mod: func(c *Config) {
+				c.Ready = func(context.Context) error { return errors.New("draining") }
+				c.Degraded = func() []string { return []string{"match cache degraded"} }
+			},
+			wantHTTP: 503, wantBody: "not ready: draining\n",
+		},
+		{
 			name:     "backend not serving",
 			prepare:  func(f *fixture) { f.backend.Health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING) },
 			wantHTTP: 503, wantBody: "needs: NOT_SERVING\n",

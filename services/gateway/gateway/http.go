@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -128,11 +129,18 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusServiceUnavailable, reason)
 		return
 	}
+	// Degraded is still ready: requests are served (and limited, only per
+	// replica). Taking every gateway out of service because Redis is down
+	// would turn a loosened limit or a cold cache into an outage.
+	var notes []string
 	if g.limiterDegraded() {
-		// Still ready: requests are served and limited, only per replica.
-		// Taking every gateway out of service because Redis is down would
-		// turn a loosened limit into an outage.
-		writeText(w, http.StatusOK, "ok (rate limiting per replica: shared limiter unavailable)")
+		notes = append(notes, "rate limiting per replica: shared limiter unavailable")
+	}
+	if g.cfg.Degraded != nil {
+		notes = append(notes, g.cfg.Degraded()...)
+	}
+	if len(notes) > 0 {
+		writeText(w, http.StatusOK, "ok ("+strings.Join(notes, "; ")+")")
 		return
 	}
 	writeText(w, http.StatusOK, "ok")

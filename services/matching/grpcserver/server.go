@@ -6,10 +6,12 @@ package grpcserver
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/govmatch/govmatch/pkg/errdefs"
 	matchingv1 "github.com/govmatch/govmatch/proto/govmatch/matching/v1"
+	needsv1 "github.com/govmatch/govmatch/proto/govmatch/needs/v1"
 	vendorsv1 "github.com/govmatch/govmatch/proto/govmatch/vendors/v1"
 	"github.com/govmatch/govmatch/services/matching/match"
 	"github.com/govmatch/govmatch/services/matching/readmodel"
@@ -79,7 +81,11 @@ func (s *Server) ListNeedMatches(ctx context.Context, req *matchingv1.ListNeedMa
 	if err != nil {
 		return nil, err
 	}
-	return &matchingv1.ListNeedMatchesResponse{Matches: MatchesToProto(p.Results, vendorName), NextPageToken: p.NextPageToken, WeightsVersion: p.WeightsVersion}, nil
+	excluded, total := ExclusionsToProto(p)
+	return &matchingv1.ListNeedMatchesResponse{
+		Matches: MatchesToProto(p.Results, vendorName), NextPageToken: p.NextPageToken, WeightsVersion: p.WeightsVersion,
+		Excluded: excluded, ExcludedTotal: total,
+	}, nil
 }
 
 // ListVendorMatches implements matchingv1.MatchingServiceServer.
@@ -108,11 +114,61 @@ func (s *Server) PreviewMatches(ctx context.Context, req *matchingv1.PreviewMatc
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.svc.Preview(ctx, readmodel.NeedQuery(req.GetNeed()), q)
+	if err := checkRequirements(req.GetNeed().GetRequirements()); err != nil {
+		return nil, err
+	}
+	p, err := s.svc.Preview(ctx, readmodel.MatchNeed(req.GetNeed()), q)
 	if err != nil {
 		return nil, err
 	}
-	return &matchingv1.PreviewMatchesResponse{Matches: MatchesToProto(p.Results, vendorName), NextPageToken: p.NextPageToken, WeightsVersion: p.WeightsVersion}, nil
+	excluded, total := ExclusionsToProto(p)
+	return &matchingv1.PreviewMatchesResponse{
+		Matches: MatchesToProto(p.Results, vendorName), NextPageToken: p.NextPageToken, WeightsVersion: p.WeightsVersion,
+		Excluded: excluded, ExcludedTotal: total,
+	}, nil
+}
+
+// hostings are the values of a KIND_HOSTING requirement after
+// readmodel's normalising.
+var hostings = []string{"germany", "eu", "on_premises"}
+
+// checkRequirements validates a preview's requirements, which unlike a saved
+// need's the needs registry has not checked, as far as matching reads them.
+func checkRequirements(rs []*needsv1.Requirement) error {
+	var v errdefs.Violations
+	for i, r := range rs {
+		field := fmt.Sprintf("need.requirements[%d]", i)
+		switch r.GetKind() {
+		case needsv1.Requirement_KIND_CERTIFICATION, needsv1.Requirement_KIND_CAPABILITY:
+			if strings.TrimSpace(r.GetValue()) == "" {
+				v.Add(field+".value", "is required for %s", r.GetKind())
+			}
+		case needsv1.Requirement_KIND_HOSTING:
+			if !slices.Contains(hostings, readmodel.RequirementValue(r)) {
+				v.Add(field+".value", "must be one of %s", strings.Join(hostings, ", "))
+			}
+		case needsv1.Requirement_KIND_SERVES_REGION, needsv1.Requirement_KIND_OPEN_SOURCE:
+			if r.GetValue() != "" {
+				v.Add(field+".value", "must be empty for %s", r.GetKind())
+			}
+		default:
+			v.Add(field+".kind", "must be a kind of requirement")
+		}
+	}
+	return v.Err()
+}
+
+// ExclusionsToProto converts what a page says about the vendors its
+// must-have requirements left out.
+func ExclusionsToProto(p match.Page) ([]*matchingv1.Exclusion, int32) {
+	var out []*matchingv1.Exclusion
+	for _, l := range p.LeftOut {
+		out = append(out, &matchingv1.Exclusion{
+			Requirement: &needsv1.Requirement{Kind: needsv1.Requirement_Kind(l.Requirement.Kind), Value: l.Requirement.Value, MustHave: true},
+			VendorCount: int32(l.Count),
+		})
+	}
+	return out, int32(p.LeftOutTotal)
 }
 
 // ListSimilarNeeds implements matchingv1.MatchingServiceServer.

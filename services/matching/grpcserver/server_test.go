@@ -115,6 +115,16 @@ func TestValidation(t *testing.T) {
 			_, err := s.ListNeedMatches(ctx, &matchingv1.ListNeedMatchesRequest{Need: "needs/n1", Filter: &matchingv1.MatchFilter{Regions: []string{"XX9"}}})
 			return err
 		}, codes.InvalidArgument, "filter.regions"},
+		{"preview with an unknown hosting", func() error {
+			_, err := s.PreviewMatches(buyer, &matchingv1.PreviewMatchesRequest{Need: &needsv1.Need{Title: "x", Requirements: []*needsv1.Requirement{
+				{Kind: needsv1.Requirement_KIND_OPEN_SOURCE}, {Kind: needsv1.Requirement_KIND_HOSTING, Value: "mars", MustHave: true},
+			}}})
+			return err
+		}, codes.InvalidArgument, "need.requirements[1].value"},
+		{"preview with a requirement of no kind", func() error {
+			_, err := s.PreviewMatches(buyer, &matchingv1.PreviewMatchesRequest{Need: &needsv1.Need{Title: "x", Requirements: []*needsv1.Requirement{{Value: "x"}}}})
+			return err
+		}, codes.InvalidArgument, "need.requirements[0].kind"},
 		{"anonymous preview", func() error {
 			_, err := s.PreviewMatches(ctx, &matchingv1.PreviewMatchesRequest{Need: &needsv1.Need{Title: "x"}})
 			return err
@@ -214,6 +224,43 @@ func TestConversion(t *testing.T) {
 	}
 	if len(similar.GetMatches()) != 1 || similar.GetMatches()[0].GetNeed() != "needs/n1" {
 		t.Errorf("vendor matches %v, want needs/n1", similar.GetMatches())
+	}
+}
+
+// TestExclusions checks that the vendors a must-have requirement leaves out
+// are counted in the response, by requirement and in total.
+func TestExclusions(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	buyer := identity.NewContext(context.Background(), identity.Principal{Subject: "u", Org: "stadt-giessen", Roles: []identity.Role{identity.RoleBuyer}})
+	need := &needsv1.Need{Title: "Online-Terminbuchung", Requirements: []*needsv1.Requirement{
+		{Kind: needsv1.Requirement_KIND_CERTIFICATION, Value: "ISO 27001", MustHave: true},
+		{Kind: needsv1.Requirement_KIND_OPEN_SOURCE, MustHave: false},
+		{Kind: needsv1.Requirement_KIND_HOSTING, Value: "On-Premises", MustHave: true},
+	}}
+	got, err := s.PreviewMatches(buyer, &matchingv1.PreviewMatchesRequest{Need: need})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &matchingv1.PreviewMatchesResponse{
+		WeightsVersion: score.DefaultWeights.Version,
+		Excluded: []*matchingv1.Exclusion{
+			{Requirement: &needsv1.Requirement{Kind: needsv1.Requirement_KIND_CERTIFICATION, Value: "iso-27001", MustHave: true}, VendorCount: 3},
+			{Requirement: &needsv1.Requirement{Kind: needsv1.Requirement_KIND_HOSTING, Value: "on_premises", MustHave: true}, VendorCount: 3},
+		},
+		ExcludedTotal: 3,
+	}
+	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+		t.Errorf("preview (-want +got):\n%s", diff)
+	}
+
+	// Without must-haves nothing is left out and the fields stay empty.
+	saved, err := s.ListNeedMatches(buyer, &matchingv1.ListNeedMatchesRequest{Need: "needs/n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(saved.GetMatches()) != 3 || saved.GetExcluded() != nil || saved.GetExcludedTotal() != 0 {
+		t.Errorf("need without requirements: %d matches, excluded %v in total %d", len(saved.GetMatches()), saved.GetExcluded(), saved.GetExcludedTotal())
 	}
 }
 

@@ -20,8 +20,50 @@ type Need struct {
 	Draft bool
 	// Published needs are the ones vendors are matched to.
 	Published bool
-	// Profile is what the need asks for.
+	// Profile is what the need asks for, scored: text, codes and its
+	// nice-to-have requirements.
 	Profile score.Need
+	// MustHave are the requirements a vendor must meet to be ranked at all.
+	MustHave []Requirement
+}
+
+// RequirementKind is what a requirement asks of a vendor; the numbers are
+// the needs API's.
+type RequirementKind int
+
+// The kinds of requirement.
+const (
+	// RequireCertification: the vendor holds the certification Value.
+	RequireCertification RequirementKind = iota + 1
+	// RequireCapability: the vendor lists the capability Value.
+	RequireCapability
+	// RequireServesRegion: the vendor serves one of Places, or Remote is
+	// set and the vendor delivers remotely.
+	RequireServesRegion
+	// RequireOpenSource: the vendor has an open-source product.
+	RequireOpenSource
+	// RequireHosting: a product of the vendor is hosted as Value says
+	// ("germany", "eu", "on_premises"; see Vendor.Hosting).
+	RequireHosting
+)
+
+// Requirement is a must-have requirement of a need.
+type Requirement struct {
+	Kind RequirementKind
+	// Value is the certification, capability or hosting, as the need
+	// states it; empty for the other kinds.
+	Value string
+	// Places are the need's places of performance and Remote whether it
+	// can be delivered remotely, for RequireServesRegion. No places means
+	// anywhere.
+	Places []string
+	Remote bool
+}
+
+// LeftOut is how many vendors one must-have requirement left out.
+type LeftOut struct {
+	Requirement Requirement
+	Count       int
 }
 
 // Vendor is a vendor as matching sees it.
@@ -32,6 +74,14 @@ type Vendor struct {
 	Kind string
 	// OpenSource is true when at least one product is open source.
 	OpenSource bool
+	// Remote is true when the vendor delivers remotely.
+	Remote bool
+	// RegionKeys are the refdata.RegionFilterKey of the regions served,
+	// "DE" for a nationwide vendor.
+	RegionKeys []string
+	// Hosting is where the vendor's products are hosted: "germany", "eu"
+	// (also for every product hosted in Germany) and "on_premises".
+	Hosting []string
 	// Profile is what the vendor offers.
 	Profile score.Vendor
 }
@@ -55,6 +105,9 @@ type Index interface {
 	// Ready reports whether the index holds the registries' state; before
 	// that an answer would silently leave vendors out.
 	Ready() bool
+	// EachVendor calls fn for every ranked vendor, in no particular order,
+	// until fn returns false. fn must not call the Index.
+	EachVendor(fn func(Vendor) bool)
 }
 
 // Filters restrict results.
@@ -90,12 +143,18 @@ type Page struct {
 	Results        []Result
 	NextPageToken  string
 	WeightsVersion string
+	// LeftOut counts, for each must-have requirement of the need in its
+	// order, the vendors that lack it; a vendor lacking two counts under
+	// both. LeftOutTotal is the number of distinct vendors left out. Both
+	// are for vendor rankings only and ignore the Filters.
+	LeftOut      []LeftOut
+	LeftOutTotal int
 }
 
 // Ranker is what the gRPC server calls; *Service implements it.
 type Ranker interface {
 	NeedMatches(ctx context.Context, needID string, q Query) (Page, error)
 	VendorMatches(ctx context.Context, vendorID string, q Query) (Page, error)
-	Preview(ctx context.Context, n score.Need, q Query) (Page, error)
+	Preview(ctx context.Context, n Need, q Query) (Page, error)
 	SimilarNeeds(ctx context.Context, needID string, q Query) (Page, error)
 }

@@ -71,22 +71,27 @@ func (s *Service) NeedMatches(ctx context.Context, needID string, q Query) (Page
 	if err != nil {
 		return Page{}, err
 	}
-	return s.vendorPage(ctx, "need:"+needID, n.Profile, q)
+	return s.vendorPage(ctx, "need:"+needID, n, q)
 }
 
-// Preview ranks the vendors for an unsaved need. It needs a signed-in
-// caller: it is the most expensive query and has no resource to cache by.
-func (s *Service) Preview(ctx context.Context, n score.Need, q Query) (Page, error) {
+// Preview ranks the vendors for an unsaved need, with its must-have
+// requirements, exactly as NeedMatches will once it is saved. It needs a
+// signed-in caller: it is the most expensive query and has no resource to
+// cache by.
+func (s *Service) Preview(ctx context.Context, n Need, q Query) (Page, error) {
 	if err := s.ready(); err != nil {
 		return Page{}, err
 	}
 	if !identity.FromContext(ctx).Authenticated() {
 		return Page{}, errdefs.Unauthenticated("previewing matches needs a signed-in caller")
 	}
-	if strings.TrimSpace(n.Title+n.Description) == "" && len(n.CPVCodes) == 0 {
+	if strings.TrimSpace(n.Profile.Title+n.Profile.Description) == "" && len(n.Profile.CPVCodes) == 0 {
 		return Page{}, errdefs.Invalid("need", "needs a title, a problem statement or CPV codes")
 	}
-	b, err := json.Marshal(n)
+	b, err := json.Marshal(struct {
+		P score.Need
+		M []Requirement
+	}{n.Profile, n.MustHave})
 	if err != nil {
 		return Page{}, fmt.Errorf("preview fingerprint: %w", err)
 	}
@@ -96,7 +101,9 @@ func (s *Service) Preview(ctx context.Context, n score.Need, q Query) (Page, err
 // VendorMatches ranks the published needs for a vendor. The vendor's
 // profile is the query, so text and CPV codes count; capabilities,
 // certifications and regions are a need's requirements and have no
-// counterpart on this side.
+// counterpart on this side. Needs with a must-have requirement the vendor
+// lacks are left out, as the vendor is left out of theirs: a vendor should
+// not be pointed to needs it cannot qualify for.
 func (s *Service) VendorMatches(ctx context.Context, vendorID string, q Query) (Page, error) {
 	if err := s.ready(); err != nil {
 		return Page{}, err
@@ -105,7 +112,11 @@ func (s *Service) VendorMatches(ctx context.Context, vendorID string, q Query) (
 	if !ok {
 		return Page{}, errdefs.NotFound("vendor %q not found", "vendors/"+vendorID)
 	}
-	return s.needPage(ctx, "vendor:"+vendorID, VendorQuery(v.Profile), "", q)
+	qualifies := func(id string) bool {
+		n, ok := s.idx.Need(id)
+		return ok && metAll(prepareChecks(n.MustHave), &v)
+	}
+	return s.needPage(ctx, "vendor:"+vendorID, VendorQuery(v.Profile), qualifies, q)
 }
 
 // SimilarNeeds ranks the published needs like a need, without the need.
@@ -117,7 +128,7 @@ func (s *Service) SimilarNeeds(ctx context.Context, needID string, q Query) (Pag
 	if err != nil {
 		return Page{}, err
 	}
-	return s.needPage(ctx, "similar:"+needID, n.Profile, needID, q)
+	return s.needPage(ctx, "similar:"+needID, n.Profile, func(id string) bool { return id != needID }, q)
 }
 
 // VendorQuery turns a vendor's profile into a query against needs.
@@ -129,46 +140,65 @@ func VendorQuery(v score.Vendor) score.Need {
 	return score.Need{Title: v.Name, Description: desc, CPVCodes: v.CPVCodes}
 }
 
-func (s *Service) vendorPage(ctx context.Context, subject string, n score.Need, q Query) (Page, error) {
+// vendorPage ranks the vendors for n. Vendors lacking a must-have
+// requirement are dropped like filtered ones, and counted over the whole
+// index first, which also bounds how many of the best results can be
+// dropped for them.
+func (s *Service) vendorPage(ctx context.Context, subject string, n Need, q Query) (Page, error) {
 	p, err := parseQuery(ctx, subject, q, true)
 	if err != nil {
 		return Page{}, err
 	}
+	checks := prepareChecks(n.MustHave)
+	leftOut, leftOutTotal := s.leftOut(checks)
 	var keep func(string) bool
-	if len(q.Filters.VendorKinds) > 0 || q.Filters.OpenSource {
+	drops := leftOutTotal
+	if len(q.Filters.VendorKinds) > 0 || q.Filters.OpenSource || len(checks) > 0 {
+		if len(q.Filters.VendorKinds) > 0 || q.Filters.OpenSource {
+			drops = -1 // any number
+		}
 		keep = func(id string) bool {
 			v, ok := s.idx.Vendor(id)
 			return ok && (len(q.Filters.VendorKinds) == 0 || slices.Contains(q.Filters.VendorKinds, v.Kind)) &&
-				(!q.Filters.OpenSource || v.OpenSource)
+				(!q.Filters.OpenSource || v.OpenSource) && metAll(checks, &v)
 		}
 	}
 	total, _ := s.idx.Counts()
 	f := score.Filters{Regions: q.Filters.Regions, Certifications: q.Filters.Certifications}
-	return s.page(p, total, keep, func(k int) ([]score.Result, error) { return s.idx.RankVendors(n, k, f) })
+	if must := mustHaveCertifications(n.MustHave); len(must) > 0 {
+		f.Certifications = append(slices.Clone(f.Certifications), must...)
+	}
+	out, err := s.page(p, total, keep, drops, func(k int) ([]score.Result, error) { return s.idx.RankVendors(n.Profile, k, f) })
+	if err != nil {
+		return Page{}, err
+	}
+	out.LeftOut, out.LeftOutTotal = leftOut, leftOutTotal
+	return out, nil
 }
 
-func (s *Service) needPage(ctx context.Context, subject string, n score.Need, exclude string, q Query) (Page, error) {
+func (s *Service) needPage(ctx context.Context, subject string, n score.Need, keep func(string) bool, q Query) (Page, error) {
 	p, err := parseQuery(ctx, subject, q, false)
 	if err != nil {
 		return Page{}, err
 	}
-	var keep func(string) bool
-	if exclude != "" {
-		keep = func(id string) bool { return id != exclude }
-	}
 	_, total := s.idx.Counts()
 	f := score.Filters{Regions: q.Filters.Regions}
-	return s.page(p, total, keep, func(k int) ([]score.Result, error) { return s.idx.RankNeeds(n, k, f) })
+	return s.page(p, total, keep, -1, func(k int) ([]score.Result, error) { return s.idx.RankNeeds(n, k, f) })
 }
 
 // page ranks enough results for the page p asks for, drops those keep
-// rejects and cuts the page out. With keep the whole ranking is needed,
-// since any number of the best results may be dropped.
-func (s *Service) page(p pageReq, total int, keep func(string) bool, rank func(k int) ([]score.Result, error)) (Page, error) {
+// rejects and cuts the page out. keep drops at most drops results, or any
+// number if drops is negative; then the whole ranking is needed.
+func (s *Service) page(p pageReq, total int, keep func(string) bool, drops int, rank func(k int) ([]score.Result, error)) (Page, error) {
 	out := Page{WeightsVersion: s.idx.WeightsVersion()}
 	k := p.offset + p.size + 1
-	if keep != nil {
+	switch {
+	case keep != nil && drops < 0:
 		k = max(k, total+1)
+	case keep != nil:
+		// A vendor changed since leftOut counted may be dropped too; a
+		// little slack keeps such a race from shortening a page.
+		k = min(k+drops+8, max(k, total+1))
 	}
 	rs, err := rank(k)
 	if err != nil {

@@ -23,6 +23,14 @@ func (x index) Vendor(id string) (match.Vendor, bool) { return match.Vendor{ID: 
 func (x index) Counts() (int, int)                    { return x.vendors, len(x.needs) }
 func (x index) WeightsVersion() string                { return "test" }
 func (x index) Ready() bool                           { return !x.building }
+func (x index) EachVendor(fn func(match.Vendor) bool) {
+	for i := range x.vendors {
+		if !fn(match.Vendor{ID: string(rune('a' + i))}) {
+			return
+		}
+	}
+}
+
 func (x index) RankNeeds(score.Need, int, score.Filters) ([]score.Result, error) {
 	return nil, nil
 }

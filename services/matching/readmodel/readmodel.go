@@ -28,7 +28,11 @@ import (
 	"github.com/govmatch/govmatch/services/matching/score"
 )
 
-// The streams the model reads and its consumer group on them.
+// The streams the model reads, and the consumer group of a single
+// matching process on them. Every replica keeps a whole index and so must
+// see every event: each reads as a group of its own (its stable name, e.g.
+// the StatefulSet pod "matching-0"), never as a consumer in a shared group,
+// which would split the events between replicas.
 const (
 	StreamNeeds   = "needs"
 	StreamVendors = "vendors"
@@ -55,6 +59,13 @@ type Model struct {
 	// since it started: their state is newer than the listing's.
 	touched map[string]bool
 
+	// digest is the content digest (see Digest): the XOR of the hash of
+	// every vendor and need held, kept in parts so that it changes with
+	// every put and remove at the cost of one hash. parts is each item's
+	// hash, keyed like touched, to take it out again.
+	digest [2]uint64
+	parts  map[string][2]uint64
+
 	version atomic.Uint64
 	ready   atomic.Bool
 }
@@ -69,6 +80,7 @@ func New(w score.Weights) *Model {
 		dedupe:    eventbus.NewMemoryDedupe(0),
 		vendors:   map[string]match.Vendor{},
 		needs:     map[string]match.Need{},
+		parts:     map[string][2]uint64{},
 	}
 }
 
@@ -87,17 +99,17 @@ func (m *Model) Version() uint64 { return m.version.Load() }
 // Handler is the idempotent event handler for both streams.
 func (m *Model) Handler() eventbus.Handler { return eventbus.Idempotent(m.dedupe, m.Apply) }
 
-// Run consumes both streams as group Group until ctx is done or a
-// subscription fails. With a Memory bus, Declare both streams' group
-// before the outbox relays start.
-func (m *Model) Run(ctx context.Context, sub eventbus.Subscriber) error {
+// Run consumes both streams as consumer group group (Group, or a
+// replica's own) until ctx is done or a subscription fails. With a Memory
+// bus, Declare both streams' group before the outbox relays start.
+func (m *Model) Run(ctx context.Context, sub eventbus.Subscriber, group string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	h := m.Handler()
 	errs := make(chan error, 2)
 	for _, stream := range []string{StreamNeeds, StreamVendors} {
 		go func() {
-			err := sub.Subscribe(ctx, stream, Group, h)
+			err := sub.Subscribe(ctx, stream, group, h)
 			if err != nil && ctx.Err() == nil {
 				err = fmt.Errorf("subscribe %s: %w", stream, err)
 			} else {
@@ -183,6 +195,7 @@ func (m *Model) putVendor(pv *vendorsv1.Vendor, rebuild bool) {
 		return
 	}
 	m.vendors[v.ID] = v
+	m.setPartLocked(vendorKey(v.ID), itemHash("v", v.ID, pv.GetEtag(), "", pv))
 }
 
 func (m *Model) deleteVendor(id string) {
@@ -196,6 +209,7 @@ func (m *Model) deleteVendor(id string) {
 func (m *Model) removeVendorLocked(id string) {
 	m.vendorIdx.Remove(id)
 	delete(m.vendors, id)
+	m.setPartLocked(vendorKey(id), [2]uint64{})
 }
 
 func (m *Model) putNeed(pn *needsv1.Need, rebuild bool) {
@@ -213,6 +227,7 @@ func (m *Model) putNeed(pn *needsv1.Need, rebuild bool) {
 	if !n.Published || m.needIdx.Add(doc) != nil {
 		m.needIdx.Remove(n.ID)
 	}
+	m.setPartLocked(needKey(n.ID), itemHash("n", n.ID, pn.GetEtag(), pn.GetState().String(), pn))
 }
 
 func (m *Model) deleteNeed(id string) {
@@ -222,6 +237,7 @@ func (m *Model) deleteNeed(id string) {
 	m.version.Add(1)
 	delete(m.needs, id)
 	m.needIdx.Remove(id)
+	m.setPartLocked(needKey(id), [2]uint64{})
 }
 
 // mark records an event's change of key during a Rebuild and reports
@@ -262,6 +278,18 @@ func (m *Model) RankVendors(n score.Need, k int, f score.Filters) ([]score.Resul
 // RankNeeds implements match.Index.
 func (m *Model) RankNeeds(q score.Need, k int, f score.Filters) ([]score.Result, error) {
 	return m.needIdx.Rank(q, k, f)
+}
+
+// EachVendor implements match.Index. It holds the read lock throughout, so
+// fn sees one state of the model.
+func (m *Model) EachVendor(fn func(match.Vendor) bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for _, v := range m.vendors {
+		if !fn(v) {
+			return
+		}
+	}
 }
 
 // Counts implements match.Index.

@@ -55,7 +55,7 @@ func newUnbuiltHarness(t *testing.T) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := rm.Run(ctx, bus); err != nil {
+		if err := rm.Run(ctx, bus, readmodel.Group); err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	})

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc"
+
 	needsv1 "github.com/govmatch/govmatch/proto/govmatch/needs/v1"
 	vendorsv1 "github.com/govmatch/govmatch/proto/govmatch/vendors/v1"
 )
@@ -65,6 +67,7 @@ func (m *Model) Rebuild(ctx context.Context, l Lister) error {
 		if !needs[id] && !m.touched[needKey(id)] {
 			delete(m.needs, id)
 			m.needIdx.Remove(id)
+			m.setPartLocked(needKey(id), [2]uint64{})
 			m.version.Add(1)
 		}
 	}
@@ -74,11 +77,13 @@ func (m *Model) Rebuild(ctx context.Context, l Lister) error {
 }
 
 // GRPCLister lists through the registries' gRPC APIs. ListNeeds returns
-// what the caller may see, so the context must carry a principal that may
-// see drafts (an admin) for drafts to be rebuilt.
+// what the caller may see, so the calls must carry an admin's credentials
+// for drafts to be rebuilt.
 type GRPCLister struct {
 	Vendors vendorsv1.VendorsServiceClient
 	Needs   needsv1.NeedsServiceClient
+	// CallOptions go with every List call, e.g. the service's credentials.
+	CallOptions []grpc.CallOption
 }
 
 var _ Lister = GRPCLister{}
@@ -87,7 +92,7 @@ var _ Lister = GRPCLister{}
 func (g GRPCLister) ListVendors(ctx context.Context, fn func(*vendorsv1.Vendor) error) error {
 	token := ""
 	for {
-		resp, err := g.Vendors.ListVendors(ctx, &vendorsv1.ListVendorsRequest{PageSize: 100, PageToken: token})
+		resp, err := g.Vendors.ListVendors(ctx, &vendorsv1.ListVendorsRequest{PageSize: 100, PageToken: token}, g.CallOptions...)
 		if err != nil {
 			return err
 		}
@@ -106,7 +111,7 @@ func (g GRPCLister) ListVendors(ctx context.Context, fn func(*vendorsv1.Vendor) 
 func (g GRPCLister) ListNeeds(ctx context.Context, fn func(*needsv1.Need) error) error {
 	token := ""
 	for {
-		resp, err := g.Needs.ListNeeds(ctx, &needsv1.ListNeedsRequest{PageSize: 100, PageToken: token})
+		resp, err := g.Needs.ListNeeds(ctx, &needsv1.ListNeedsRequest{PageSize: 100, PageToken: token}, g.CallOptions...)
 		if err != nil {
 			return err
 		}

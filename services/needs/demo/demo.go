@@ -64,6 +64,8 @@ var needs = []demoNeed{
 			BudgetMinEUR:    40000, BudgetMaxEUR: 90000,
 			StartDate: need.Date{Year: 2027, Month: 3, Day: 1}, EndDate: need.Date{Year: 2027, Month: 12, Day: 31},
 			Certifications: []string{"BITV 2.0", "ISO 27001"},
+			// "ohne Datenabfluss außerhalb der EU" is not negotiable.
+			Requirements: []need.Requirement{{Kind: need.RequirementHosting, Value: "eu", MustHave: true}},
 		},
 	},
 	{

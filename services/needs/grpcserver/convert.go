@@ -29,6 +29,13 @@ func fieldsFromProto(p *needsv1.Need) (need.Fields, error) {
 		Certifications:     p.GetRequiredCertifications(),
 		OpenSourceRequired: p.GetOpenSourceRequired(),
 	}
+	for _, r := range p.GetRequirements() {
+		f.Requirements = append(f.Requirements, need.Requirement{
+			Kind:     need.RequirementKind(r.GetKind()),
+			Value:    r.GetValue(),
+			MustHave: r.GetMustHave(),
+		})
+	}
 	if d := p.GetResponseDeadline(); d != nil {
 		if err := d.CheckValid(); err != nil {
 			return f, errdefs.Invalid("need.response_deadline", "is not a valid timestamp")
@@ -91,6 +98,13 @@ func NeedToProto(n *need.Need) *needsv1.Need {
 	}
 	if a := n.Award; a != nil {
 		p.Award = &needsv1.Award{VendorName: a.VendorName, Vendor: a.Vendor, ValueEur: a.ValueEUR, AwardDate: dateToProto(a.Date)}
+	}
+	for _, r := range n.Requirements {
+		p.Requirements = append(p.Requirements, &needsv1.Requirement{
+			Kind:     needsv1.Requirement_Kind(r.Kind),
+			Value:    r.Value,
+			MustHave: r.MustHave,
+		})
 	}
 	return p
 }

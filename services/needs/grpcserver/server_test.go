@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/govmatch/govmatch/pkg/errdefs"
+	needsv1 "github.com/govmatch/govmatch/proto/govmatch/needs/v1"
 	"github.com/govmatch/govmatch/services/needs/need"
 )
 
@@ -57,6 +58,11 @@ func TestConvertRoundTrip(t *testing.T) {
 			StartDate: need.Date{Year: 2027, Month: 1, Day: 2}, EndDate: need.Date{Year: 2027, Month: 12, Day: 31},
 			Certifications: []string{"iso-27001"}, OpenSourceRequired: true,
 			ResponseDeadline: now.Add(time.Hour),
+			Requirements: []need.Requirement{
+				{Kind: need.RequirementCertification, Value: "bsi-c5", MustHave: true},
+				{Kind: need.RequirementServesRegion},
+				{Kind: need.RequirementHosting, Value: "eu", MustHave: true},
+			},
 		},
 		OwnerOrg: "stadt-giessen", CoBuyers: []string{"stadt-marburg"},
 		State: need.StateAwarded, CloseReason: "",
@@ -77,5 +83,8 @@ func TestConvertRoundTrip(t *testing.T) {
 	}
 	if diff := cmp.Diff(p, NeedToProto(n), protocmp.Transform()); diff != "" {
 		t.Errorf("toProto is not deterministic:\n%s", diff)
+	}
+	if k := p.GetRequirements()[2].GetKind(); k != needsv1.Requirement_KIND_HOSTING {
+		t.Errorf("the domain's hosting kind is %v in the API: the numbers differ", k)
 	}
 }

@@ -78,6 +78,9 @@ type Fields struct {
 	Certifications     []string // normalised tags after validation
 	OpenSourceRequired bool
 	ResponseDeadline   time.Time // only through Publish, or Update while published
+	// Requirements are what a vendor must or should offer; normalised and
+	// free of duplicates after validation.
+	Requirements []Requirement
 }
 
 // Clone returns a deep copy of f.
@@ -86,7 +89,65 @@ func (f Fields) Clone() Fields {
 	f.CPVCodes = slices.Clone(f.CPVCodes)
 	f.Places = slices.Clone(f.Places)
 	f.Certifications = slices.Clone(f.Certifications)
+	f.Requirements = slices.Clone(f.Requirements)
 	return f
+}
+
+// RequirementKind is what a requirement asks of a vendor.
+type RequirementKind int
+
+// The kinds of requirement; the numbers are the API's, stores persist the
+// names (RequirementKind.String).
+const (
+	RequirementUnspecified RequirementKind = iota
+	// RequirementCertification: the vendor holds the certification Value.
+	RequirementCertification
+	// RequirementCapability: the vendor states the capability Value.
+	RequirementCapability
+	// RequirementServesRegion: the vendor serves a place of performance, or
+	// delivers remotely when the need is RemotePossible. No Value.
+	RequirementServesRegion
+	// RequirementOpenSource: the vendor has an open-source product. No Value.
+	RequirementOpenSource
+	// RequirementHosting: a product is hosted as Value says (one of
+	// HostingValues).
+	RequirementHosting
+)
+
+var requirementKindNames = [...]string{"unspecified", "certification", "capability", "serves_region", "open_source", "hosting"}
+
+func (k RequirementKind) String() string {
+	if k < 0 || int(k) >= len(requirementKindNames) {
+		return "RequirementKind(" + strconv.Itoa(int(k)) + ")"
+	}
+	return requirementKindNames[k]
+}
+
+// Valid reports whether k is one of the defined kinds.
+func (k RequirementKind) Valid() bool { return k > RequirementUnspecified && k <= RequirementHosting }
+
+// ParseRequirementKind is the inverse of RequirementKind.String for the
+// valid kinds.
+func ParseRequirementKind(s string) (RequirementKind, bool) {
+	for k := RequirementCertification; k <= RequirementHosting; k++ {
+		if requirementKindNames[k] == s {
+			return k, true
+		}
+	}
+	return RequirementUnspecified, false
+}
+
+// HostingValues are the values a RequirementHosting may take, as the
+// vendors' products state their hosting.
+var HostingValues = []string{"germany", "eu", "on_premises"}
+
+// Requirement is one thing a need asks of a vendor. A must-have one leaves
+// out the vendors that lack it; a nice-to-have one adds points to those
+// that meet it.
+type Requirement struct {
+	Kind     RequirementKind
+	Value    string // the certification, capability or hosting; else empty
+	MustHave bool
 }
 
 // Need is a problem a buyer organisation puts to the market.

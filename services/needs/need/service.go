@@ -173,6 +173,8 @@ func (s *Service) Update(ctx context.Context, id string, f Fields, mask []string
 				n.Certifications = f.Certifications
 			case FieldOpenSourceRequired:
 				n.OpenSourceRequired = f.OpenSourceRequired
+			case FieldRequirements:
+				n.Requirements = f.Requirements
 			case FieldResponseDeadline:
 				if n.State != StatePublished {
 					v.Add(fieldPrefix+FieldResponseDeadline, "can only be changed while the need is published; use PublishNeed")

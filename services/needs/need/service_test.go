@@ -3,12 +3,14 @@ package need
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/govmatch/govmatch/pkg/errdefs"
 	"github.com/govmatch/govmatch/pkg/identity"
@@ -458,12 +460,100 @@ func TestUpdateMask(t *testing.T) {
 	}
 }
 
+func TestRequirementValidation(t *testing.T) {
+	t.Parallel()
+	req := func(k RequirementKind, value string, must bool) Requirement {
+		return Requirement{Kind: k, Value: value, MustHave: must}
+	}
+	many := make([]Requirement, MaxRequirements+1)
+	for i := range many {
+		many[i] = req(RequirementCapability, "faehigkeit-"+strconv.Itoa(i), false)
+	}
+	tests := []struct {
+		name       string
+		in         []Requirement
+		want       []Requirement // after normalising, when valid
+		wantFields []string
+	}{
+		{name: "none"},
+		{
+			name: "every kind, normalised",
+			in: []Requirement{
+				req(RequirementCertification, "ISO 27001", true), req(RequirementCapability, " Barrierefreiheit ", false),
+				req(RequirementServesRegion, "", true), req(RequirementOpenSource, "", false), req(RequirementHosting, "On-Premises", true),
+			},
+			want: []Requirement{
+				req(RequirementCertification, "iso-27001", true), req(RequirementCapability, "barrierefreiheit", false),
+				req(RequirementServesRegion, "", true), req(RequirementOpenSource, "", false), req(RequirementHosting, "on_premises", true),
+			},
+		},
+		{name: "kind missing", in: []Requirement{req(RequirementUnspecified, "x", true)}, wantFields: []string{"need.requirements[0].kind"}},
+		{name: "kind unknown", in: []Requirement{req(RequirementHosting, "eu", true), req(RequirementKind(99), "", true)}, wantFields: []string{"need.requirements[1].kind"}},
+		{name: "certification without value", in: []Requirement{req(RequirementCertification, " ", true)}, wantFields: []string{"need.requirements[0].value"}},
+		{name: "capability without value", in: []Requirement{req(RequirementCapability, "--", false)}, wantFields: []string{"need.requirements[0].value"}},
+		{name: "hosting without value", in: []Requirement{req(RequirementHosting, "", true)}, wantFields: []string{"need.requirements[0].value"}},
+		{name: "unknown hosting", in: []Requirement{req(RequirementHosting, "usa", true)}, wantFields: []string{"need.requirements[0].value"}},
+		{name: "value on open source", in: []Requirement{req(RequirementOpenSource, "eupl", true)}, wantFields: []string{"need.requirements[0].value"}},
+		{name: "value on serves region", in: []Requirement{req(RequirementServesRegion, "DE7", true)}, wantFields: []string{"need.requirements[0].value"}},
+		{
+			name:       "duplicate after normalising, whatever must_have says",
+			in:         []Requirement{req(RequirementCertification, "ISO 27001", true), req(RequirementOpenSource, "", true), req(RequirementCertification, "iso-27001", false)},
+			wantFields: []string{"need.requirements[2]"},
+		},
+		{name: "same value, other kind", in: []Requirement{req(RequirementCertification, "bitv", true), req(RequirementCapability, "bitv", true)},
+			want: []Requirement{req(RequirementCertification, "bitv", true), req(RequirementCapability, "bitv", true)}},
+		{name: "too many", in: many, wantFields: []string{"need.requirements"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			svc := newTestService(t)
+			in := validInput
+			in.Requirements = tc.in
+			n, err := svc.Create(as(giessen), in, "")
+			if diff := cmp.Diff(tc.wantFields, fieldsOf(err)); diff != "" {
+				t.Fatalf("violations (-want +got):\n%s", diff)
+			}
+			if err != nil {
+				return
+			}
+			if diff := cmp.Diff(tc.want, n.Requirements, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("requirements (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestUpdateRequirements(t *testing.T) {
+	t.Parallel()
+	svc := newTestService(t)
+	id := bringTo(t, svc, StateDraft)
+	want := []Requirement{{Kind: RequirementCertification, Value: "bsi-c5", MustHave: true}}
+	n, err := svc.Update(as(giessen), id, Fields{Requirements: []Requirement{{Kind: RequirementCertification, Value: "BSI C5", MustHave: true}}},
+		[]string{FieldRequirements}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, n.Requirements); diff != "" {
+		t.Errorf("requirements after update (-want +got):\n%s", diff)
+	}
+	_, err = svc.Update(as(giessen), id, Fields{Requirements: []Requirement{{Kind: RequirementOpenSource, Value: "x"}}}, []string{FieldRequirements}, "")
+	if diff := cmp.Diff([]string{"need.requirements[0].value"}, fieldsOf(err)); diff != "" {
+		t.Errorf("violations (-want +got):\n%s", diff)
+	}
+}
+
 func FuzzValidateFields(f *testing.F) {
-	f.Add("Titel", "Problem", "72212000-4", "DE7", "ISO 27001", int64(1), int64(2))
-	f.Add("", "\xff", "7221", "99999999", "--", int64(-1), int64(0))
-	f.Fuzz(func(t *testing.T, title, problem, cpv, place, cert string, lo, hi int64) {
+	f.Add("Titel", "Problem", "72212000-4", "DE7", "ISO 27001", int64(1), int64(2), 1, "ISO 27001", true)
+	f.Add("", "\xff", "7221", "99999999", "--", int64(-1), int64(0), 5, "On Premises", false)
+	f.Add("Titel", "Problem", "72212000", "DE", "bsi", int64(0), int64(0), 3, "", true)
+	f.Fuzz(func(t *testing.T, title, problem, cpv, place, cert string, lo, hi int64, kind int, value string, must bool) {
 		in := Fields{Title: title, ProblemStatement: problem, CPVCodes: []string{cpv}, Places: []string{place},
-			Certifications: []string{cert}, BudgetMinEUR: lo, BudgetMaxEUR: hi}
+			Certifications: []string{cert}, BudgetMinEUR: lo, BudgetMaxEUR: hi,
+			Requirements: []Requirement{
+				{Kind: RequirementKind(kind), Value: value, MustHave: must},
+				{Kind: RequirementCertification, Value: cert, MustHave: !must},
+			}}
 		var v errdefs.Violations
 		normalize(&in, UpdatableFields, &v)
 		if v.Len() > 0 {

@@ -1,6 +1,9 @@
 package need
 
 import (
+	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +25,7 @@ const (
 	MaxCodes               = 50
 	MaxPlaces              = 50
 	MaxCertifications      = 30
+	MaxRequirements        = 30
 	MaxBudgetEUR           = 1_000_000_000_000 // a trillion euros: beyond any public budget
 	MaxCloseReasonLen      = 2000
 	MaxVendorNameLen       = 200
@@ -34,6 +38,7 @@ const (
 	minYear, maxYear       = 2000, 2100
 	fieldPrefix            = "need."
 	maxCertificationTagLen = 64
+	maxCapabilityTagLen    = 64 // as the vendors' MaxTagLen
 )
 
 // Field names of a need as the API spells them; update masks and field
@@ -50,13 +55,14 @@ const (
 	FieldCertifications     = "required_certifications"
 	FieldOpenSourceRequired = "open_source_required"
 	FieldResponseDeadline   = "response_deadline"
+	FieldRequirements       = "requirements"
 )
 
 // UpdatableFields are the fields UpdateNeed may change.
 var UpdatableFields = []string{
 	FieldTitle, FieldProblemStatement, FieldDesiredOutcomes, FieldCPVCodes, FieldPlaces,
 	FieldRemotePossible, FieldBudget, FieldTimeline, FieldCertifications,
-	FieldOpenSourceRequired, FieldResponseDeadline,
+	FieldOpenSourceRequired, FieldResponseDeadline, FieldRequirements,
 }
 
 // normalize validates the named fields of f in place: codes become
@@ -111,11 +117,74 @@ func normalize(f *Fields, fields []string, v *errdefs.Violations) {
 			f.Certifications = normalizeList(v, field, f.Certifications, MaxCertifications, func(s string) (string, error) {
 				return tags.Normalize(s, maxCertificationTagLen)
 			})
+		case FieldRequirements:
+			f.Requirements = normalizeRequirements(v, field, f.Requirements)
 		case FieldRemotePossible, FieldOpenSourceRequired, FieldResponseDeadline:
 			// Booleans need no check; the deadline is checked against the
 			// state and the clock by the caller.
 		}
 	}
+}
+
+// normalizeRequirements checks each requirement's kind and value, brings
+// the value into canonical form and rejects a second requirement of the
+// same kind and value, whatever its must_have: a need cannot both require
+// and merely prefer one thing.
+func normalizeRequirements(v *errdefs.Violations, field string, in []Requirement) []Requirement {
+	if len(in) == 0 || len(in) > MaxRequirements {
+		if len(in) > MaxRequirements {
+			v.Add(field, "at most %d requirements, got %d", MaxRequirements, len(in))
+		}
+		return in
+	}
+	out := make([]Requirement, 0, len(in))
+	first := make(map[Requirement]int, len(in))
+	for i, r := range in {
+		at := indexed(field, i)
+		if !r.Kind.Valid() {
+			v.Add(at+".kind", "must be one of certification, capability, serves_region, open_source or hosting")
+			continue
+		}
+		var err error
+		switch r.Kind {
+		case RequirementCertification:
+			r.Value, err = tags.Normalize(r.Value, maxCertificationTagLen)
+		case RequirementCapability:
+			r.Value, err = tags.Normalize(r.Value, maxCapabilityTagLen)
+		case RequirementHosting:
+			r.Value, err = normalizeHosting(r.Value)
+		case RequirementServesRegion, RequirementOpenSource:
+			if r.Value != "" {
+				v.Add(at+".value", "must be empty for kind %s", r.Kind)
+				continue
+			}
+		}
+		if err != nil {
+			v.Add(at+".value", "%s", err.Error())
+			continue
+		}
+		key := Requirement{Kind: r.Kind, Value: r.Value}
+		if j, dup := first[key]; dup {
+			v.Add(at, "repeats %s", indexed(FieldRequirements, j))
+			continue
+		}
+		first[key] = i
+		out = append(out, r)
+	}
+	return out
+}
+
+// normalizeHosting accepts the hosting values in any case and with "-" or
+// a space for "_" ("On-Premises" → "on_premises").
+func normalizeHosting(s string) (string, error) {
+	h := strings.NewReplacer("-", "_", " ", "_").Replace(strings.ToLower(strings.TrimSpace(s)))
+	if slices.Contains(HostingValues, h) {
+		return h, nil
+	}
+	if h == "" {
+		return "", errors.New("must not be empty")
+	}
+	return "", fmt.Errorf("must be one of %s, got %q", strings.Join(HostingValues, ", "), s)
 }
 
 // normalizeList normalises each value, drops duplicates after normalising

@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -155,6 +156,7 @@ func changedFields(before, after *need.Need) []string {
 		need.FieldCertifications:     !equalList(b.Certifications, a.Certifications),
 		need.FieldOpenSourceRequired: b.OpenSourceRequired != a.OpenSourceRequired,
 		need.FieldResponseDeadline:   !b.ResponseDeadline.Equal(a.ResponseDeadline),
+		need.FieldRequirements:       !slices.Equal(b.Requirements, a.Requirements),
 	}
 	var out []string
 	for _, f := range need.UpdatableFields {

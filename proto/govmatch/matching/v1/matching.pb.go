@@ -530,6 +530,62 @@ func (x *ListNeedMatchesRequest) GetFilter() *MatchFilter {
 	return nil
 }
 
+// Exclusion says how many vendors a must-have requirement left out.
+type Exclusion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The must-have requirement of the need.
+	Requirement *v11.Requirement `protobuf:"bytes,1,opt,name=requirement,proto3" json:"requirement,omitempty"`
+	// How many vendors lack it. A vendor lacking two requirements counts
+	// under both.
+	VendorCount   int32 `protobuf:"varint,2,opt,name=vendor_count,json=vendorCount,proto3" json:"vendor_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Exclusion) Reset() {
+	*x = Exclusion{}
+	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Exclusion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Exclusion) ProtoMessage() {}
+
+func (x *Exclusion) ProtoReflect() protoreflect.Message {
+	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Exclusion.ProtoReflect.Descriptor instead.
+func (*Exclusion) Descriptor() ([]byte, []int) {
+	return file_govmatch_matching_v1_matching_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Exclusion) GetRequirement() *v11.Requirement {
+	if x != nil {
+		return x.Requirement
+	}
+	return nil
+}
+
+func (x *Exclusion) GetVendorCount() int32 {
+	if x != nil {
+		return x.VendorCount
+	}
+	return 0
+}
+
 // Response of MatchingService.ListNeedMatches.
 type ListNeedMatchesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -539,13 +595,18 @@ type ListNeedMatchesResponse struct {
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	// The version of the weights every score was computed with.
 	WeightsVersion string `protobuf:"bytes,3,opt,name=weights_version,json=weightsVersion,proto3" json:"weights_version,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// For each must-have requirement of the need, in the need's order, how
+	// many vendors were left out for lacking it. Filters do not count here.
+	Excluded []*Exclusion `protobuf:"bytes,4,rep,name=excluded,proto3" json:"excluded,omitempty"`
+	// How many distinct vendors the must-have requirements left out.
+	ExcludedTotal int32 `protobuf:"varint,5,opt,name=excluded_total,json=excludedTotal,proto3" json:"excluded_total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListNeedMatchesResponse) Reset() {
 	*x = ListNeedMatchesResponse{}
-	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[6]
+	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -557,7 +618,7 @@ func (x *ListNeedMatchesResponse) String() string {
 func (*ListNeedMatchesResponse) ProtoMessage() {}
 
 func (x *ListNeedMatchesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[6]
+	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -570,7 +631,7 @@ func (x *ListNeedMatchesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNeedMatchesResponse.ProtoReflect.Descriptor instead.
 func (*ListNeedMatchesResponse) Descriptor() ([]byte, []int) {
-	return file_govmatch_matching_v1_matching_proto_rawDescGZIP(), []int{6}
+	return file_govmatch_matching_v1_matching_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListNeedMatchesResponse) GetMatches() []*Match {
@@ -594,6 +655,20 @@ func (x *ListNeedMatchesResponse) GetWeightsVersion() string {
 	return ""
 }
 
+func (x *ListNeedMatchesResponse) GetExcluded() []*Exclusion {
+	if x != nil {
+		return x.Excluded
+	}
+	return nil
+}
+
+func (x *ListNeedMatchesResponse) GetExcludedTotal() int32 {
+	if x != nil {
+		return x.ExcludedTotal
+	}
+	return 0
+}
+
 // Request of MatchingService.ListVendorMatches.
 type ListVendorMatchesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -612,7 +687,7 @@ type ListVendorMatchesRequest struct {
 
 func (x *ListVendorMatchesRequest) Reset() {
 	*x = ListVendorMatchesRequest{}
-	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[7]
+	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -624,7 +699,7 @@ func (x *ListVendorMatchesRequest) String() string {
 func (*ListVendorMatchesRequest) ProtoMessage() {}
 
 func (x *ListVendorMatchesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[7]
+	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -637,7 +712,7 @@ func (x *ListVendorMatchesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVendorMatchesRequest.ProtoReflect.Descriptor instead.
 func (*ListVendorMatchesRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_matching_v1_matching_proto_rawDescGZIP(), []int{7}
+	return file_govmatch_matching_v1_matching_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListVendorMatchesRequest) GetVendor() string {
@@ -683,7 +758,7 @@ type ListVendorMatchesResponse struct {
 
 func (x *ListVendorMatchesResponse) Reset() {
 	*x = ListVendorMatchesResponse{}
-	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[8]
+	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -695,7 +770,7 @@ func (x *ListVendorMatchesResponse) String() string {
 func (*ListVendorMatchesResponse) ProtoMessage() {}
 
 func (x *ListVendorMatchesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[8]
+	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -708,7 +783,7 @@ func (x *ListVendorMatchesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVendorMatchesResponse.ProtoReflect.Descriptor instead.
 func (*ListVendorMatchesResponse) Descriptor() ([]byte, []int) {
-	return file_govmatch_matching_v1_matching_proto_rawDescGZIP(), []int{8}
+	return file_govmatch_matching_v1_matching_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListVendorMatchesResponse) GetMatches() []*Match {
@@ -737,7 +812,8 @@ type PreviewMatchesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The need to match. Only the fields that matching reads count: title,
 	// problem statement, desired outcomes, CPV codes, places of performance,
-	// required certifications and open_source_required.
+	// remote_possible, required certifications, open_source_required and
+	// requirements.
 	Need *v11.Need `protobuf:"bytes,1,opt,name=need,proto3" json:"need,omitempty"`
 	// At most this many matches, 1 to 100; 0 means 20.
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
@@ -752,7 +828,7 @@ type PreviewMatchesRequest struct {
 
 func (x *PreviewMatchesRequest) Reset() {
 	*x = PreviewMatchesRequest{}
-	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[9]
+	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -764,7 +840,7 @@ func (x *PreviewMatchesRequest) String() string {
 func (*PreviewMatchesRequest) ProtoMessage() {}
 
 func (x *PreviewMatchesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[9]
+	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -777,7 +853,7 @@ func (x *PreviewMatchesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewMatchesRequest.ProtoReflect.Descriptor instead.
 func (*PreviewMatchesRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_matching_v1_matching_proto_rawDescGZIP(), []int{9}
+	return file_govmatch_matching_v1_matching_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PreviewMatchesRequest) GetNeed() *v11.Need {
@@ -817,13 +893,17 @@ type PreviewMatchesResponse struct {
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	// The version of the weights every score was computed with.
 	WeightsVersion string `protobuf:"bytes,3,opt,name=weights_version,json=weightsVersion,proto3" json:"weights_version,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// As in ListNeedMatchesResponse.
+	Excluded []*Exclusion `protobuf:"bytes,4,rep,name=excluded,proto3" json:"excluded,omitempty"`
+	// As in ListNeedMatchesResponse.
+	ExcludedTotal int32 `protobuf:"varint,5,opt,name=excluded_total,json=excludedTotal,proto3" json:"excluded_total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PreviewMatchesResponse) Reset() {
 	*x = PreviewMatchesResponse{}
-	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[10]
+	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -835,7 +915,7 @@ func (x *PreviewMatchesResponse) String() string {
 func (*PreviewMatchesResponse) ProtoMessage() {}
 
 func (x *PreviewMatchesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[10]
+	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -848,7 +928,7 @@ func (x *PreviewMatchesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewMatchesResponse.ProtoReflect.Descriptor instead.
 func (*PreviewMatchesResponse) Descriptor() ([]byte, []int) {
-	return file_govmatch_matching_v1_matching_proto_rawDescGZIP(), []int{10}
+	return file_govmatch_matching_v1_matching_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PreviewMatchesResponse) GetMatches() []*Match {
@@ -872,6 +952,20 @@ func (x *PreviewMatchesResponse) GetWeightsVersion() string {
 	return ""
 }
 
+func (x *PreviewMatchesResponse) GetExcluded() []*Exclusion {
+	if x != nil {
+		return x.Excluded
+	}
+	return nil
+}
+
+func (x *PreviewMatchesResponse) GetExcludedTotal() int32 {
+	if x != nil {
+		return x.ExcludedTotal
+	}
+	return 0
+}
+
 // Request of MatchingService.ListSimilarNeeds.
 type ListSimilarNeedsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -890,7 +984,7 @@ type ListSimilarNeedsRequest struct {
 
 func (x *ListSimilarNeedsRequest) Reset() {
 	*x = ListSimilarNeedsRequest{}
-	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[11]
+	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -902,7 +996,7 @@ func (x *ListSimilarNeedsRequest) String() string {
 func (*ListSimilarNeedsRequest) ProtoMessage() {}
 
 func (x *ListSimilarNeedsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[11]
+	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -915,7 +1009,7 @@ func (x *ListSimilarNeedsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSimilarNeedsRequest.ProtoReflect.Descriptor instead.
 func (*ListSimilarNeedsRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_matching_v1_matching_proto_rawDescGZIP(), []int{11}
+	return file_govmatch_matching_v1_matching_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListSimilarNeedsRequest) GetNeed() string {
@@ -961,7 +1055,7 @@ type ListSimilarNeedsResponse struct {
 
 func (x *ListSimilarNeedsResponse) Reset() {
 	*x = ListSimilarNeedsResponse{}
-	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[12]
+	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -973,7 +1067,7 @@ func (x *ListSimilarNeedsResponse) String() string {
 func (*ListSimilarNeedsResponse) ProtoMessage() {}
 
 func (x *ListSimilarNeedsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[12]
+	mi := &file_govmatch_matching_v1_matching_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -986,7 +1080,7 @@ func (x *ListSimilarNeedsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSimilarNeedsResponse.ProtoReflect.Descriptor instead.
 func (*ListSimilarNeedsResponse) Descriptor() ([]byte, []int) {
-	return file_govmatch_matching_v1_matching_proto_rawDescGZIP(), []int{12}
+	return file_govmatch_matching_v1_matching_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListSimilarNeedsResponse) GetMatches() []*Match {
@@ -1056,11 +1150,16 @@ const file_govmatch_matching_v1_matching_proto_rawDesc = "" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x129\n" +
-	"\x06filter\x18\x04 \x01(\v2!.govmatch.matching.v1.MatchFilterR\x06filter\"\xa1\x01\n" +
+	"\x06filter\x18\x04 \x01(\v2!.govmatch.matching.v1.MatchFilterR\x06filter\"p\n" +
+	"\tExclusion\x12@\n" +
+	"\vrequirement\x18\x01 \x01(\v2\x1e.govmatch.needs.v1.RequirementR\vrequirement\x12!\n" +
+	"\fvendor_count\x18\x02 \x01(\x05R\vvendorCount\"\x85\x02\n" +
 	"\x17ListNeedMatchesResponse\x125\n" +
 	"\amatches\x18\x01 \x03(\v2\x1b.govmatch.matching.v1.MatchR\amatches\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12'\n" +
-	"\x0fweights_version\x18\x03 \x01(\tR\x0eweightsVersion\"\xc5\x01\n" +
+	"\x0fweights_version\x18\x03 \x01(\tR\x0eweightsVersion\x12;\n" +
+	"\bexcluded\x18\x04 \x03(\v2\x1f.govmatch.matching.v1.ExclusionR\bexcluded\x12%\n" +
+	"\x0eexcluded_total\x18\x05 \x01(\x05R\rexcludedTotal\"\xc5\x01\n" +
 	"\x18ListVendorMatchesRequest\x122\n" +
 	"\x06vendor\x18\x01 \x01(\tB\x1a\xe0A\x02\xfaA\x14\n" +
 	"\x12govmatch.eu/VendorR\x06vendor\x12\x1b\n" +
@@ -1077,11 +1176,13 @@ const file_govmatch_matching_v1_matching_proto_rawDesc = "" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x129\n" +
-	"\x06filter\x18\x04 \x01(\v2!.govmatch.matching.v1.MatchFilterR\x06filter\"\xa0\x01\n" +
+	"\x06filter\x18\x04 \x01(\v2!.govmatch.matching.v1.MatchFilterR\x06filter\"\x84\x02\n" +
 	"\x16PreviewMatchesResponse\x125\n" +
 	"\amatches\x18\x01 \x03(\v2\x1b.govmatch.matching.v1.MatchR\amatches\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12'\n" +
-	"\x0fweights_version\x18\x03 \x01(\tR\x0eweightsVersion\"\xbe\x01\n" +
+	"\x0fweights_version\x18\x03 \x01(\tR\x0eweightsVersion\x12;\n" +
+	"\bexcluded\x18\x04 \x03(\v2\x1f.govmatch.matching.v1.ExclusionR\bexcluded\x12%\n" +
+	"\x0eexcluded_total\x18\x05 \x01(\x05R\rexcludedTotal\"\xbe\x01\n" +
 	"\x17ListSimilarNeedsRequest\x12,\n" +
 	"\x04need\x18\x01 \x01(\tB\x18\xe0A\x02\xfaA\x12\n" +
 	"\x10govmatch.eu/NeedR\x04need\x12\x1b\n" +
@@ -1111,7 +1212,7 @@ func file_govmatch_matching_v1_matching_proto_rawDescGZIP() []byte {
 	return file_govmatch_matching_v1_matching_proto_rawDescData
 }
 
-var file_govmatch_matching_v1_matching_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_govmatch_matching_v1_matching_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_govmatch_matching_v1_matching_proto_goTypes = []any{
 	(*Match)(nil),                     // 0: govmatch.matching.v1.Match
 	(*Explanation)(nil),               // 1: govmatch.matching.v1.Explanation
@@ -1119,43 +1220,48 @@ var file_govmatch_matching_v1_matching_proto_goTypes = []any{
 	(*Evidence)(nil),                  // 3: govmatch.matching.v1.Evidence
 	(*MatchFilter)(nil),               // 4: govmatch.matching.v1.MatchFilter
 	(*ListNeedMatchesRequest)(nil),    // 5: govmatch.matching.v1.ListNeedMatchesRequest
-	(*ListNeedMatchesResponse)(nil),   // 6: govmatch.matching.v1.ListNeedMatchesResponse
-	(*ListVendorMatchesRequest)(nil),  // 7: govmatch.matching.v1.ListVendorMatchesRequest
-	(*ListVendorMatchesResponse)(nil), // 8: govmatch.matching.v1.ListVendorMatchesResponse
-	(*PreviewMatchesRequest)(nil),     // 9: govmatch.matching.v1.PreviewMatchesRequest
-	(*PreviewMatchesResponse)(nil),    // 10: govmatch.matching.v1.PreviewMatchesResponse
-	(*ListSimilarNeedsRequest)(nil),   // 11: govmatch.matching.v1.ListSimilarNeedsRequest
-	(*ListSimilarNeedsResponse)(nil),  // 12: govmatch.matching.v1.ListSimilarNeedsResponse
-	(v1.Vendor_Kind)(0),               // 13: govmatch.vendors.v1.Vendor.Kind
-	(*v11.Need)(nil),                  // 14: govmatch.needs.v1.Need
+	(*Exclusion)(nil),                 // 6: govmatch.matching.v1.Exclusion
+	(*ListNeedMatchesResponse)(nil),   // 7: govmatch.matching.v1.ListNeedMatchesResponse
+	(*ListVendorMatchesRequest)(nil),  // 8: govmatch.matching.v1.ListVendorMatchesRequest
+	(*ListVendorMatchesResponse)(nil), // 9: govmatch.matching.v1.ListVendorMatchesResponse
+	(*PreviewMatchesRequest)(nil),     // 10: govmatch.matching.v1.PreviewMatchesRequest
+	(*PreviewMatchesResponse)(nil),    // 11: govmatch.matching.v1.PreviewMatchesResponse
+	(*ListSimilarNeedsRequest)(nil),   // 12: govmatch.matching.v1.ListSimilarNeedsRequest
+	(*ListSimilarNeedsResponse)(nil),  // 13: govmatch.matching.v1.ListSimilarNeedsResponse
+	(v1.Vendor_Kind)(0),               // 14: govmatch.vendors.v1.Vendor.Kind
+	(*v11.Requirement)(nil),           // 15: govmatch.needs.v1.Requirement
+	(*v11.Need)(nil),                  // 16: govmatch.needs.v1.Need
 }
 var file_govmatch_matching_v1_matching_proto_depIdxs = []int32{
 	1,  // 0: govmatch.matching.v1.Match.explanation:type_name -> govmatch.matching.v1.Explanation
 	2,  // 1: govmatch.matching.v1.Explanation.components:type_name -> govmatch.matching.v1.Component
 	3,  // 2: govmatch.matching.v1.Component.matches:type_name -> govmatch.matching.v1.Evidence
-	13, // 3: govmatch.matching.v1.MatchFilter.vendor_kinds:type_name -> govmatch.vendors.v1.Vendor.Kind
+	14, // 3: govmatch.matching.v1.MatchFilter.vendor_kinds:type_name -> govmatch.vendors.v1.Vendor.Kind
 	4,  // 4: govmatch.matching.v1.ListNeedMatchesRequest.filter:type_name -> govmatch.matching.v1.MatchFilter
-	0,  // 5: govmatch.matching.v1.ListNeedMatchesResponse.matches:type_name -> govmatch.matching.v1.Match
-	4,  // 6: govmatch.matching.v1.ListVendorMatchesRequest.filter:type_name -> govmatch.matching.v1.MatchFilter
-	0,  // 7: govmatch.matching.v1.ListVendorMatchesResponse.matches:type_name -> govmatch.matching.v1.Match
-	14, // 8: govmatch.matching.v1.PreviewMatchesRequest.need:type_name -> govmatch.needs.v1.Need
-	4,  // 9: govmatch.matching.v1.PreviewMatchesRequest.filter:type_name -> govmatch.matching.v1.MatchFilter
-	0,  // 10: govmatch.matching.v1.PreviewMatchesResponse.matches:type_name -> govmatch.matching.v1.Match
-	4,  // 11: govmatch.matching.v1.ListSimilarNeedsRequest.filter:type_name -> govmatch.matching.v1.MatchFilter
-	0,  // 12: govmatch.matching.v1.ListSimilarNeedsResponse.matches:type_name -> govmatch.matching.v1.Match
-	5,  // 13: govmatch.matching.v1.MatchingService.ListNeedMatches:input_type -> govmatch.matching.v1.ListNeedMatchesRequest
-	7,  // 14: govmatch.matching.v1.MatchingService.ListVendorMatches:input_type -> govmatch.matching.v1.ListVendorMatchesRequest
-	9,  // 15: govmatch.matching.v1.MatchingService.PreviewMatches:input_type -> govmatch.matching.v1.PreviewMatchesRequest
-	11, // 16: govmatch.matching.v1.MatchingService.ListSimilarNeeds:input_type -> govmatch.matching.v1.ListSimilarNeedsRequest
-	6,  // 17: govmatch.matching.v1.MatchingService.ListNeedMatches:output_type -> govmatch.matching.v1.ListNeedMatchesResponse
-	8,  // 18: govmatch.matching.v1.MatchingService.ListVendorMatches:output_type -> govmatch.matching.v1.ListVendorMatchesResponse
-	10, // 19: govmatch.matching.v1.MatchingService.PreviewMatches:output_type -> govmatch.matching.v1.PreviewMatchesResponse
-	12, // 20: govmatch.matching.v1.MatchingService.ListSimilarNeeds:output_type -> govmatch.matching.v1.ListSimilarNeedsResponse
-	17, // [17:21] is the sub-list for method output_type
-	13, // [13:17] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	15, // 5: govmatch.matching.v1.Exclusion.requirement:type_name -> govmatch.needs.v1.Requirement
+	0,  // 6: govmatch.matching.v1.ListNeedMatchesResponse.matches:type_name -> govmatch.matching.v1.Match
+	6,  // 7: govmatch.matching.v1.ListNeedMatchesResponse.excluded:type_name -> govmatch.matching.v1.Exclusion
+	4,  // 8: govmatch.matching.v1.ListVendorMatchesRequest.filter:type_name -> govmatch.matching.v1.MatchFilter
+	0,  // 9: govmatch.matching.v1.ListVendorMatchesResponse.matches:type_name -> govmatch.matching.v1.Match
+	16, // 10: govmatch.matching.v1.PreviewMatchesRequest.need:type_name -> govmatch.needs.v1.Need
+	4,  // 11: govmatch.matching.v1.PreviewMatchesRequest.filter:type_name -> govmatch.matching.v1.MatchFilter
+	0,  // 12: govmatch.matching.v1.PreviewMatchesResponse.matches:type_name -> govmatch.matching.v1.Match
+	6,  // 13: govmatch.matching.v1.PreviewMatchesResponse.excluded:type_name -> govmatch.matching.v1.Exclusion
+	4,  // 14: govmatch.matching.v1.ListSimilarNeedsRequest.filter:type_name -> govmatch.matching.v1.MatchFilter
+	0,  // 15: govmatch.matching.v1.ListSimilarNeedsResponse.matches:type_name -> govmatch.matching.v1.Match
+	5,  // 16: govmatch.matching.v1.MatchingService.ListNeedMatches:input_type -> govmatch.matching.v1.ListNeedMatchesRequest
+	8,  // 17: govmatch.matching.v1.MatchingService.ListVendorMatches:input_type -> govmatch.matching.v1.ListVendorMatchesRequest
+	10, // 18: govmatch.matching.v1.MatchingService.PreviewMatches:input_type -> govmatch.matching.v1.PreviewMatchesRequest
+	12, // 19: govmatch.matching.v1.MatchingService.ListSimilarNeeds:input_type -> govmatch.matching.v1.ListSimilarNeedsRequest
+	7,  // 20: govmatch.matching.v1.MatchingService.ListNeedMatches:output_type -> govmatch.matching.v1.ListNeedMatchesResponse
+	9,  // 21: govmatch.matching.v1.MatchingService.ListVendorMatches:output_type -> govmatch.matching.v1.ListVendorMatchesResponse
+	11, // 22: govmatch.matching.v1.MatchingService.PreviewMatches:output_type -> govmatch.matching.v1.PreviewMatchesResponse
+	13, // 23: govmatch.matching.v1.MatchingService.ListSimilarNeeds:output_type -> govmatch.matching.v1.ListSimilarNeedsResponse
+	20, // [20:24] is the sub-list for method output_type
+	16, // [16:20] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_govmatch_matching_v1_matching_proto_init() }
@@ -1173,7 +1279,7 @@ func file_govmatch_matching_v1_matching_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_govmatch_matching_v1_matching_proto_rawDesc), len(file_govmatch_matching_v1_matching_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -38,7 +38,8 @@ const (
 type MatchingServiceClient interface {
 	// Lists the vendors that best match a need, best first.
 	ListNeedMatches(ctx context.Context, in *ListNeedMatchesRequest, opts ...grpc.CallOption) (*ListNeedMatchesResponse, error)
-	// Lists the published needs that best match a vendor, best first.
+	// Lists the published needs that best match a vendor, best first. Needs
+	// with a must-have requirement the vendor lacks are left out.
 	ListVendorMatches(ctx context.Context, in *ListVendorMatchesRequest, opts ...grpc.CallOption) (*ListVendorMatchesResponse, error)
 	// Lists the vendors that best match a need that is not saved, such as a
 	// form being filled in, best first.
@@ -109,7 +110,8 @@ func (c *matchingServiceClient) ListSimilarNeeds(ctx context.Context, in *ListSi
 type MatchingServiceServer interface {
 	// Lists the vendors that best match a need, best first.
 	ListNeedMatches(context.Context, *ListNeedMatchesRequest) (*ListNeedMatchesResponse, error)
-	// Lists the published needs that best match a vendor, best first.
+	// Lists the published needs that best match a vendor, best first. Needs
+	// with a must-have requirement the vendor lacks are left out.
 	ListVendorMatches(context.Context, *ListVendorMatchesRequest) (*ListVendorMatchesResponse, error)
 	// Lists the vendors that best match a need that is not saved, such as a
 	// form being filled in, best first.

@@ -146,6 +146,76 @@ func (Need_State) EnumDescriptor() ([]byte, []int) {
 	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{1, 0}
 }
 
+// Kind is what is required.
+type Requirement_Kind int32
+
+const (
+	// Not used.
+	Requirement_KIND_UNSPECIFIED Requirement_Kind = 0
+	// The vendor holds the certification in value, a tag normalised like
+	// required_certifications ("ISO 27001" → "iso-27001").
+	Requirement_KIND_CERTIFICATION Requirement_Kind = 1
+	// The vendor states the capability in value, a tag normalised like the
+	// vendors' capabilities ("Barrierefreiheit" → "barrierefreiheit").
+	Requirement_KIND_CAPABILITY Requirement_Kind = 2
+	// The vendor serves one of the places of performance, or the need is
+	// remote_possible and the vendor delivers remotely. No value.
+	Requirement_KIND_SERVES_REGION Requirement_Kind = 3
+	// The vendor has at least one open-source product. No value.
+	Requirement_KIND_OPEN_SOURCE Requirement_Kind = 4
+	// A product of the vendor is hosted as value says: "germany", "eu" or
+	// "on_premises", as in the vendors' Product.Hosting. Hosting in
+	// Germany meets "eu".
+	Requirement_KIND_HOSTING Requirement_Kind = 5
+)
+
+// Enum value maps for Requirement_Kind.
+var (
+	Requirement_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "KIND_CERTIFICATION",
+		2: "KIND_CAPABILITY",
+		3: "KIND_SERVES_REGION",
+		4: "KIND_OPEN_SOURCE",
+		5: "KIND_HOSTING",
+	}
+	Requirement_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED":   0,
+		"KIND_CERTIFICATION": 1,
+		"KIND_CAPABILITY":    2,
+		"KIND_SERVES_REGION": 3,
+		"KIND_OPEN_SOURCE":   4,
+		"KIND_HOSTING":       5,
+	}
+)
+
+func (x Requirement_Kind) Enum() *Requirement_Kind {
+	p := new(Requirement_Kind)
+	*p = x
+	return p
+}
+
+func (x Requirement_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Requirement_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_govmatch_needs_v1_needs_proto_enumTypes[2].Descriptor()
+}
+
+func (Requirement_Kind) Type() protoreflect.EnumType {
+	return &file_govmatch_needs_v1_needs_proto_enumTypes[2]
+}
+
+func (x Requirement_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Requirement_Kind.Descriptor instead.
+func (Requirement_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{2, 0}
+}
+
 // Response is a vendor's short answer to a need's market exploration: how it
 // would approach the problem, not a binding offer.
 type Response struct {
@@ -292,9 +362,13 @@ type Need struct {
 	// When the buyer wants the work done.
 	Timeline *Timeline `protobuf:"bytes,9,opt,name=timeline,proto3" json:"timeline,omitempty"`
 	// Required certifications and standards, normalised to lower-case tags
-	// ("ISO 27001" → "iso-27001").
+	// ("ISO 27001" → "iso-27001"). Matching treats each like a nice-to-have
+	// KIND_CERTIFICATION requirement: it adds points, it excludes nobody. For
+	// a certification a vendor must hold, add a must-have requirement.
 	RequiredCertifications []string `protobuf:"bytes,10,rep,name=required_certifications,json=requiredCertifications,proto3" json:"required_certifications,omitempty"`
 	// Whether the solution must be delivered under an open-source licence.
+	// Matching treats it like a nice-to-have KIND_OPEN_SOURCE requirement;
+	// add a must-have requirement to leave out vendors without one.
 	OpenSourceRequired bool `protobuf:"varint,11,opt,name=open_source_required,json=openSourceRequired,proto3" json:"open_source_required,omitempty"`
 	// The owning buyer organisation, taken from the creator's token.
 	OwnerOrganization string `protobuf:"bytes,12,opt,name=owner_organization,json=ownerOrganization,proto3" json:"owner_organization,omitempty"`
@@ -320,7 +394,12 @@ type Need struct {
 	CloseTime *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=close_time,json=closeTime,proto3" json:"close_time,omitempty"`
 	// Changes with every write. Send it back on writes to make them fail with
 	// ABORTED when someone else changed the need in between.
-	Etag          string `protobuf:"bytes,22,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,22,opt,name=etag,proto3" json:"etag,omitempty"`
+	// What a vendor must (must_have) or should offer, at most 30, no two of
+	// the same kind and value. Matching does not rank a vendor that lacks a
+	// must-have requirement and says how many it left out for which one;
+	// nice-to-have requirements add points to the vendors that meet them.
+	Requirements  []*Requirement `protobuf:"bytes,23,rep,name=requirements,proto3" json:"requirements,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -509,6 +588,78 @@ func (x *Need) GetEtag() string {
 	return ""
 }
 
+func (x *Need) GetRequirements() []*Requirement {
+	if x != nil {
+		return x.Requirements
+	}
+	return nil
+}
+
+// Requirement is one thing a need asks of a vendor.
+type Requirement struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What is required.
+	Kind Requirement_Kind `protobuf:"varint,1,opt,name=kind,proto3,enum=govmatch.needs.v1.Requirement_Kind" json:"kind,omitempty"`
+	// The certification, capability or hosting; empty for the other kinds.
+	Value string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// True: vendors lacking it are not ranked. False: it adds points to the
+	// vendors that meet it.
+	MustHave      bool `protobuf:"varint,3,opt,name=must_have,json=mustHave,proto3" json:"must_have,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Requirement) Reset() {
+	*x = Requirement{}
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Requirement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Requirement) ProtoMessage() {}
+
+func (x *Requirement) ProtoReflect() protoreflect.Message {
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Requirement.ProtoReflect.Descriptor instead.
+func (*Requirement) Descriptor() ([]byte, []int) {
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Requirement) GetKind() Requirement_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return Requirement_KIND_UNSPECIFIED
+}
+
+func (x *Requirement) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *Requirement) GetMustHave() bool {
+	if x != nil {
+		return x.MustHave
+	}
+	return false
+}
+
 // BudgetRange is an estimate in whole euros, net.
 type BudgetRange struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -522,7 +673,7 @@ type BudgetRange struct {
 
 func (x *BudgetRange) Reset() {
 	*x = BudgetRange{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[2]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -534,7 +685,7 @@ func (x *BudgetRange) String() string {
 func (*BudgetRange) ProtoMessage() {}
 
 func (x *BudgetRange) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[2]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -547,7 +698,7 @@ func (x *BudgetRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BudgetRange.ProtoReflect.Descriptor instead.
 func (*BudgetRange) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{2}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *BudgetRange) GetMinEur() int64 {
@@ -577,7 +728,7 @@ type Timeline struct {
 
 func (x *Timeline) Reset() {
 	*x = Timeline{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[3]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -589,7 +740,7 @@ func (x *Timeline) String() string {
 func (*Timeline) ProtoMessage() {}
 
 func (x *Timeline) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[3]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -602,7 +753,7 @@ func (x *Timeline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timeline.ProtoReflect.Descriptor instead.
 func (*Timeline) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{3}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Timeline) GetStartDate() *date.Date {
@@ -637,7 +788,7 @@ type Award struct {
 
 func (x *Award) Reset() {
 	*x = Award{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[4]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -649,7 +800,7 @@ func (x *Award) String() string {
 func (*Award) ProtoMessage() {}
 
 func (x *Award) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[4]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -662,7 +813,7 @@ func (x *Award) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Award.ProtoReflect.Descriptor instead.
 func (*Award) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{4}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Award) GetVendorName() string {
@@ -704,7 +855,7 @@ type GetNeedRequest struct {
 
 func (x *GetNeedRequest) Reset() {
 	*x = GetNeedRequest{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[5]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -716,7 +867,7 @@ func (x *GetNeedRequest) String() string {
 func (*GetNeedRequest) ProtoMessage() {}
 
 func (x *GetNeedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[5]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -729,7 +880,7 @@ func (x *GetNeedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNeedRequest.ProtoReflect.Descriptor instead.
 func (*GetNeedRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{5}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetNeedRequest) GetName() string {
@@ -770,7 +921,7 @@ type ListNeedsRequest struct {
 
 func (x *ListNeedsRequest) Reset() {
 	*x = ListNeedsRequest{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[6]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -782,7 +933,7 @@ func (x *ListNeedsRequest) String() string {
 func (*ListNeedsRequest) ProtoMessage() {}
 
 func (x *ListNeedsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[6]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -795,7 +946,7 @@ func (x *ListNeedsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNeedsRequest.ProtoReflect.Descriptor instead.
 func (*ListNeedsRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{6}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListNeedsRequest) GetPageSize() int32 {
@@ -867,7 +1018,7 @@ type ListNeedsResponse struct {
 
 func (x *ListNeedsResponse) Reset() {
 	*x = ListNeedsResponse{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[7]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -879,7 +1030,7 @@ func (x *ListNeedsResponse) String() string {
 func (*ListNeedsResponse) ProtoMessage() {}
 
 func (x *ListNeedsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[7]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -892,7 +1043,7 @@ func (x *ListNeedsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNeedsResponse.ProtoReflect.Descriptor instead.
 func (*ListNeedsResponse) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{7}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListNeedsResponse) GetNeeds() []*Need {
@@ -924,7 +1075,7 @@ type CreateNeedRequest struct {
 
 func (x *CreateNeedRequest) Reset() {
 	*x = CreateNeedRequest{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[8]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -936,7 +1087,7 @@ func (x *CreateNeedRequest) String() string {
 func (*CreateNeedRequest) ProtoMessage() {}
 
 func (x *CreateNeedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[8]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -949,7 +1100,7 @@ func (x *CreateNeedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateNeedRequest.ProtoReflect.Descriptor instead.
 func (*CreateNeedRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{8}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateNeedRequest) GetNeed() *Need {
@@ -980,7 +1131,7 @@ type UpdateNeedRequest struct {
 
 func (x *UpdateNeedRequest) Reset() {
 	*x = UpdateNeedRequest{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[9]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1143,7 @@ func (x *UpdateNeedRequest) String() string {
 func (*UpdateNeedRequest) ProtoMessage() {}
 
 func (x *UpdateNeedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[9]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1156,7 @@ func (x *UpdateNeedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNeedRequest.ProtoReflect.Descriptor instead.
 func (*UpdateNeedRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{9}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UpdateNeedRequest) GetNeed() *Need {
@@ -1035,7 +1186,7 @@ type DeleteNeedRequest struct {
 
 func (x *DeleteNeedRequest) Reset() {
 	*x = DeleteNeedRequest{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[10]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1047,7 +1198,7 @@ func (x *DeleteNeedRequest) String() string {
 func (*DeleteNeedRequest) ProtoMessage() {}
 
 func (x *DeleteNeedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[10]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1060,7 +1211,7 @@ func (x *DeleteNeedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNeedRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNeedRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{10}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DeleteNeedRequest) GetName() string {
@@ -1092,7 +1243,7 @@ type PublishNeedRequest struct {
 
 func (x *PublishNeedRequest) Reset() {
 	*x = PublishNeedRequest{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[11]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1104,7 +1255,7 @@ func (x *PublishNeedRequest) String() string {
 func (*PublishNeedRequest) ProtoMessage() {}
 
 func (x *PublishNeedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[11]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1117,7 +1268,7 @@ func (x *PublishNeedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishNeedRequest.ProtoReflect.Descriptor instead.
 func (*PublishNeedRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{11}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PublishNeedRequest) GetName() string {
@@ -1154,7 +1305,7 @@ type StartProcurementRequest struct {
 
 func (x *StartProcurementRequest) Reset() {
 	*x = StartProcurementRequest{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[12]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1166,7 +1317,7 @@ func (x *StartProcurementRequest) String() string {
 func (*StartProcurementRequest) ProtoMessage() {}
 
 func (x *StartProcurementRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[12]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1179,7 +1330,7 @@ func (x *StartProcurementRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartProcurementRequest.ProtoReflect.Descriptor instead.
 func (*StartProcurementRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{12}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StartProcurementRequest) GetName() string {
@@ -1211,7 +1362,7 @@ type AwardNeedRequest struct {
 
 func (x *AwardNeedRequest) Reset() {
 	*x = AwardNeedRequest{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[13]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1223,7 +1374,7 @@ func (x *AwardNeedRequest) String() string {
 func (*AwardNeedRequest) ProtoMessage() {}
 
 func (x *AwardNeedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[13]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1236,7 +1387,7 @@ func (x *AwardNeedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AwardNeedRequest.ProtoReflect.Descriptor instead.
 func (*AwardNeedRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{13}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AwardNeedRequest) GetName() string {
@@ -1275,7 +1426,7 @@ type CloseNeedRequest struct {
 
 func (x *CloseNeedRequest) Reset() {
 	*x = CloseNeedRequest{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[14]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1287,7 +1438,7 @@ func (x *CloseNeedRequest) String() string {
 func (*CloseNeedRequest) ProtoMessage() {}
 
 func (x *CloseNeedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[14]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1300,7 +1451,7 @@ func (x *CloseNeedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseNeedRequest.ProtoReflect.Descriptor instead.
 func (*CloseNeedRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{14}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CloseNeedRequest) GetName() string {
@@ -1335,7 +1486,7 @@ type JoinNeedRequest struct {
 
 func (x *JoinNeedRequest) Reset() {
 	*x = JoinNeedRequest{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[15]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1347,7 +1498,7 @@ func (x *JoinNeedRequest) String() string {
 func (*JoinNeedRequest) ProtoMessage() {}
 
 func (x *JoinNeedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[15]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1360,7 +1511,7 @@ func (x *JoinNeedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinNeedRequest.ProtoReflect.Descriptor instead.
 func (*JoinNeedRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{15}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *JoinNeedRequest) GetName() string {
@@ -1381,7 +1532,7 @@ type LeaveNeedRequest struct {
 
 func (x *LeaveNeedRequest) Reset() {
 	*x = LeaveNeedRequest{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[16]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1393,7 +1544,7 @@ func (x *LeaveNeedRequest) String() string {
 func (*LeaveNeedRequest) ProtoMessage() {}
 
 func (x *LeaveNeedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[16]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1406,7 +1557,7 @@ func (x *LeaveNeedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveNeedRequest.ProtoReflect.Descriptor instead.
 func (*LeaveNeedRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{16}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LeaveNeedRequest) GetName() string {
@@ -1429,7 +1580,7 @@ type CreateResponseRequest struct {
 
 func (x *CreateResponseRequest) Reset() {
 	*x = CreateResponseRequest{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[17]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1441,7 +1592,7 @@ func (x *CreateResponseRequest) String() string {
 func (*CreateResponseRequest) ProtoMessage() {}
 
 func (x *CreateResponseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[17]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1454,7 +1605,7 @@ func (x *CreateResponseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateResponseRequest.ProtoReflect.Descriptor instead.
 func (*CreateResponseRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{17}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateResponseRequest) GetParent() string {
@@ -1482,7 +1633,7 @@ type GetResponseRequest struct {
 
 func (x *GetResponseRequest) Reset() {
 	*x = GetResponseRequest{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[18]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1494,7 +1645,7 @@ func (x *GetResponseRequest) String() string {
 func (*GetResponseRequest) ProtoMessage() {}
 
 func (x *GetResponseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[18]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1507,7 +1658,7 @@ func (x *GetResponseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResponseRequest.ProtoReflect.Descriptor instead.
 func (*GetResponseRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{18}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetResponseRequest) GetName() string {
@@ -1533,7 +1684,7 @@ type ListResponsesRequest struct {
 
 func (x *ListResponsesRequest) Reset() {
 	*x = ListResponsesRequest{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[19]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1545,7 +1696,7 @@ func (x *ListResponsesRequest) String() string {
 func (*ListResponsesRequest) ProtoMessage() {}
 
 func (x *ListResponsesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[19]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1558,7 +1709,7 @@ func (x *ListResponsesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponsesRequest.ProtoReflect.Descriptor instead.
 func (*ListResponsesRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{19}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListResponsesRequest) GetParent() string {
@@ -1595,7 +1746,7 @@ type ListResponsesResponse struct {
 
 func (x *ListResponsesResponse) Reset() {
 	*x = ListResponsesResponse{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[20]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1607,7 +1758,7 @@ func (x *ListResponsesResponse) String() string {
 func (*ListResponsesResponse) ProtoMessage() {}
 
 func (x *ListResponsesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[20]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1620,7 +1771,7 @@ func (x *ListResponsesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponsesResponse.ProtoReflect.Descriptor instead.
 func (*ListResponsesResponse) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{20}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListResponsesResponse) GetResponses() []*Response {
@@ -1650,7 +1801,7 @@ type UpdateResponseRequest struct {
 
 func (x *UpdateResponseRequest) Reset() {
 	*x = UpdateResponseRequest{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[21]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1662,7 +1813,7 @@ func (x *UpdateResponseRequest) String() string {
 func (*UpdateResponseRequest) ProtoMessage() {}
 
 func (x *UpdateResponseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[21]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1675,7 +1826,7 @@ func (x *UpdateResponseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResponseRequest.ProtoReflect.Descriptor instead.
 func (*UpdateResponseRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{21}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdateResponseRequest) GetResponse() *Response {
@@ -1705,7 +1856,7 @@ type WithdrawResponseRequest struct {
 
 func (x *WithdrawResponseRequest) Reset() {
 	*x = WithdrawResponseRequest{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[22]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1717,7 +1868,7 @@ func (x *WithdrawResponseRequest) String() string {
 func (*WithdrawResponseRequest) ProtoMessage() {}
 
 func (x *WithdrawResponseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[22]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1730,7 +1881,7 @@ func (x *WithdrawResponseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawResponseRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawResponseRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{22}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WithdrawResponseRequest) GetName() string {
@@ -1768,7 +1919,7 @@ const file_govmatch_needs_v1_needs_proto_rawDesc = "" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSTATE_SUBMITTED\x10\x01\x12\x13\n" +
 	"\x0fSTATE_WITHDRAWN\x10\x02:Q\xeaAN\n" +
-	"\x14govmatch.eu/Response\x12!needs/{need}/responses/{response}*\tresponses2\bresponse\"\xa3\n" +
+	"\x14govmatch.eu/Response\x12!needs/{need}/responses/{response}*\tresponses2\bresponse\"\xe7\n" +
 	"\n" +
 	"\x04Need\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x19\n" +
@@ -1796,7 +1947,8 @@ const file_govmatch_needs_v1_needs_proto_rawDesc = "" +
 	"\fpublish_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vpublishTime\x12>\n" +
 	"\n" +
 	"close_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tcloseTime\x12\x12\n" +
-	"\x04etag\x18\x16 \x01(\tR\x04etag\"\x83\x01\n" +
+	"\x04etag\x18\x16 \x01(\tR\x04etag\x12B\n" +
+	"\frequirements\x18\x17 \x03(\v2\x1e.govmatch.needs.v1.RequirementR\frequirements\"\x83\x01\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vSTATE_DRAFT\x10\x01\x12\x13\n" +
@@ -1804,7 +1956,18 @@ const file_govmatch_needs_v1_needs_proto_rawDesc = "" +
 	"\x14STATE_IN_PROCUREMENT\x10\x03\x12\x11\n" +
 	"\rSTATE_AWARDED\x10\x04\x12\x10\n" +
 	"\fSTATE_CLOSED\x10\x05:0\xeaA-\n" +
-	"\x10govmatch.eu/Need\x12\fneeds/{need}*\x05needs2\x04need\"?\n" +
+	"\x10govmatch.eu/Need\x12\fneeds/{need}*\x05needs2\x04need\"\x8a\x02\n" +
+	"\vRequirement\x12<\n" +
+	"\x04kind\x18\x01 \x01(\x0e2#.govmatch.needs.v1.Requirement.KindB\x03\xe0A\x02R\x04kind\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\x12\x1b\n" +
+	"\tmust_have\x18\x03 \x01(\bR\bmustHave\"\x89\x01\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12KIND_CERTIFICATION\x10\x01\x12\x13\n" +
+	"\x0fKIND_CAPABILITY\x10\x02\x12\x16\n" +
+	"\x12KIND_SERVES_REGION\x10\x03\x12\x14\n" +
+	"\x10KIND_OPEN_SOURCE\x10\x04\x12\x10\n" +
+	"\fKIND_HOSTING\x10\x05\"?\n" +
 	"\vBudgetRange\x12\x17\n" +
 	"\amin_eur\x18\x01 \x01(\x03R\x06minEur\x12\x17\n" +
 	"\amax_eur\x18\x02 \x01(\x03R\x06maxEur\"j\n" +
@@ -1928,103 +2091,107 @@ func file_govmatch_needs_v1_needs_proto_rawDescGZIP() []byte {
 	return file_govmatch_needs_v1_needs_proto_rawDescData
 }
 
-var file_govmatch_needs_v1_needs_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_govmatch_needs_v1_needs_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_govmatch_needs_v1_needs_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_govmatch_needs_v1_needs_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_govmatch_needs_v1_needs_proto_goTypes = []any{
 	(Response_State)(0),             // 0: govmatch.needs.v1.Response.State
 	(Need_State)(0),                 // 1: govmatch.needs.v1.Need.State
-	(*Response)(nil),                // 2: govmatch.needs.v1.Response
-	(*Need)(nil),                    // 3: govmatch.needs.v1.Need
-	(*BudgetRange)(nil),             // 4: govmatch.needs.v1.BudgetRange
-	(*Timeline)(nil),                // 5: govmatch.needs.v1.Timeline
-	(*Award)(nil),                   // 6: govmatch.needs.v1.Award
-	(*GetNeedRequest)(nil),          // 7: govmatch.needs.v1.GetNeedRequest
-	(*ListNeedsRequest)(nil),        // 8: govmatch.needs.v1.ListNeedsRequest
-	(*ListNeedsResponse)(nil),       // 9: govmatch.needs.v1.ListNeedsResponse
-	(*CreateNeedRequest)(nil),       // 10: govmatch.needs.v1.CreateNeedRequest
-	(*UpdateNeedRequest)(nil),       // 11: govmatch.needs.v1.UpdateNeedRequest
-	(*DeleteNeedRequest)(nil),       // 12: govmatch.needs.v1.DeleteNeedRequest
-	(*PublishNeedRequest)(nil),      // 13: govmatch.needs.v1.PublishNeedRequest
-	(*StartProcurementRequest)(nil), // 14: govmatch.needs.v1.StartProcurementRequest
-	(*AwardNeedRequest)(nil),        // 15: govmatch.needs.v1.AwardNeedRequest
-	(*CloseNeedRequest)(nil),        // 16: govmatch.needs.v1.CloseNeedRequest
-	(*JoinNeedRequest)(nil),         // 17: govmatch.needs.v1.JoinNeedRequest
-	(*LeaveNeedRequest)(nil),        // 18: govmatch.needs.v1.LeaveNeedRequest
-	(*CreateResponseRequest)(nil),   // 19: govmatch.needs.v1.CreateResponseRequest
-	(*GetResponseRequest)(nil),      // 20: govmatch.needs.v1.GetResponseRequest
-	(*ListResponsesRequest)(nil),    // 21: govmatch.needs.v1.ListResponsesRequest
-	(*ListResponsesResponse)(nil),   // 22: govmatch.needs.v1.ListResponsesResponse
-	(*UpdateResponseRequest)(nil),   // 23: govmatch.needs.v1.UpdateResponseRequest
-	(*WithdrawResponseRequest)(nil), // 24: govmatch.needs.v1.WithdrawResponseRequest
-	(*timestamppb.Timestamp)(nil),   // 25: google.protobuf.Timestamp
-	(*date.Date)(nil),               // 26: google.type.Date
-	(*fieldmaskpb.FieldMask)(nil),   // 27: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),           // 28: google.protobuf.Empty
+	(Requirement_Kind)(0),           // 2: govmatch.needs.v1.Requirement.Kind
+	(*Response)(nil),                // 3: govmatch.needs.v1.Response
+	(*Need)(nil),                    // 4: govmatch.needs.v1.Need
+	(*Requirement)(nil),             // 5: govmatch.needs.v1.Requirement
+	(*BudgetRange)(nil),             // 6: govmatch.needs.v1.BudgetRange
+	(*Timeline)(nil),                // 7: govmatch.needs.v1.Timeline
+	(*Award)(nil),                   // 8: govmatch.needs.v1.Award
+	(*GetNeedRequest)(nil),          // 9: govmatch.needs.v1.GetNeedRequest
+	(*ListNeedsRequest)(nil),        // 10: govmatch.needs.v1.ListNeedsRequest
+	(*ListNeedsResponse)(nil),       // 11: govmatch.needs.v1.ListNeedsResponse
+	(*CreateNeedRequest)(nil),       // 12: govmatch.needs.v1.CreateNeedRequest
+	(*UpdateNeedRequest)(nil),       // 13: govmatch.needs.v1.UpdateNeedRequest
+	(*DeleteNeedRequest)(nil),       // 14: govmatch.needs.v1.DeleteNeedRequest
+	(*PublishNeedRequest)(nil),      // 15: govmatch.needs.v1.PublishNeedRequest
+	(*StartProcurementRequest)(nil), // 16: govmatch.needs.v1.StartProcurementRequest
+	(*AwardNeedRequest)(nil),        // 17: govmatch.needs.v1.AwardNeedRequest
+	(*CloseNeedRequest)(nil),        // 18: govmatch.needs.v1.CloseNeedRequest
+	(*JoinNeedRequest)(nil),         // 19: govmatch.needs.v1.JoinNeedRequest
+	(*LeaveNeedRequest)(nil),        // 20: govmatch.needs.v1.LeaveNeedRequest
+	(*CreateResponseRequest)(nil),   // 21: govmatch.needs.v1.CreateResponseRequest
+	(*GetResponseRequest)(nil),      // 22: govmatch.needs.v1.GetResponseRequest
+	(*ListResponsesRequest)(nil),    // 23: govmatch.needs.v1.ListResponsesRequest
+	(*ListResponsesResponse)(nil),   // 24: govmatch.needs.v1.ListResponsesResponse
+	(*UpdateResponseRequest)(nil),   // 25: govmatch.needs.v1.UpdateResponseRequest
+	(*WithdrawResponseRequest)(nil), // 26: govmatch.needs.v1.WithdrawResponseRequest
+	(*timestamppb.Timestamp)(nil),   // 27: google.protobuf.Timestamp
+	(*date.Date)(nil),               // 28: google.type.Date
+	(*fieldmaskpb.FieldMask)(nil),   // 29: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),           // 30: google.protobuf.Empty
 }
 var file_govmatch_needs_v1_needs_proto_depIdxs = []int32{
 	0,  // 0: govmatch.needs.v1.Response.state:type_name -> govmatch.needs.v1.Response.State
-	25, // 1: govmatch.needs.v1.Response.create_time:type_name -> google.protobuf.Timestamp
-	25, // 2: govmatch.needs.v1.Response.update_time:type_name -> google.protobuf.Timestamp
-	4,  // 3: govmatch.needs.v1.Need.estimated_budget:type_name -> govmatch.needs.v1.BudgetRange
-	5,  // 4: govmatch.needs.v1.Need.timeline:type_name -> govmatch.needs.v1.Timeline
+	27, // 1: govmatch.needs.v1.Response.create_time:type_name -> google.protobuf.Timestamp
+	27, // 2: govmatch.needs.v1.Response.update_time:type_name -> google.protobuf.Timestamp
+	6,  // 3: govmatch.needs.v1.Need.estimated_budget:type_name -> govmatch.needs.v1.BudgetRange
+	7,  // 4: govmatch.needs.v1.Need.timeline:type_name -> govmatch.needs.v1.Timeline
 	1,  // 5: govmatch.needs.v1.Need.state:type_name -> govmatch.needs.v1.Need.State
-	25, // 6: govmatch.needs.v1.Need.response_deadline:type_name -> google.protobuf.Timestamp
-	6,  // 7: govmatch.needs.v1.Need.award:type_name -> govmatch.needs.v1.Award
-	25, // 8: govmatch.needs.v1.Need.create_time:type_name -> google.protobuf.Timestamp
-	25, // 9: govmatch.needs.v1.Need.update_time:type_name -> google.protobuf.Timestamp
-	25, // 10: govmatch.needs.v1.Need.publish_time:type_name -> google.protobuf.Timestamp
-	25, // 11: govmatch.needs.v1.Need.close_time:type_name -> google.protobuf.Timestamp
-	26, // 12: govmatch.needs.v1.Timeline.start_date:type_name -> google.type.Date
-	26, // 13: govmatch.needs.v1.Timeline.end_date:type_name -> google.type.Date
-	26, // 14: govmatch.needs.v1.Award.award_date:type_name -> google.type.Date
-	1,  // 15: govmatch.needs.v1.ListNeedsRequest.states:type_name -> govmatch.needs.v1.Need.State
-	3,  // 16: govmatch.needs.v1.ListNeedsResponse.needs:type_name -> govmatch.needs.v1.Need
-	3,  // 17: govmatch.needs.v1.CreateNeedRequest.need:type_name -> govmatch.needs.v1.Need
-	3,  // 18: govmatch.needs.v1.UpdateNeedRequest.need:type_name -> govmatch.needs.v1.Need
-	27, // 19: govmatch.needs.v1.UpdateNeedRequest.update_mask:type_name -> google.protobuf.FieldMask
-	25, // 20: govmatch.needs.v1.PublishNeedRequest.response_deadline:type_name -> google.protobuf.Timestamp
-	6,  // 21: govmatch.needs.v1.AwardNeedRequest.award:type_name -> govmatch.needs.v1.Award
-	2,  // 22: govmatch.needs.v1.CreateResponseRequest.response:type_name -> govmatch.needs.v1.Response
-	2,  // 23: govmatch.needs.v1.ListResponsesResponse.responses:type_name -> govmatch.needs.v1.Response
-	2,  // 24: govmatch.needs.v1.UpdateResponseRequest.response:type_name -> govmatch.needs.v1.Response
-	27, // 25: govmatch.needs.v1.UpdateResponseRequest.update_mask:type_name -> google.protobuf.FieldMask
-	7,  // 26: govmatch.needs.v1.NeedsService.GetNeed:input_type -> govmatch.needs.v1.GetNeedRequest
-	8,  // 27: govmatch.needs.v1.NeedsService.ListNeeds:input_type -> govmatch.needs.v1.ListNeedsRequest
-	10, // 28: govmatch.needs.v1.NeedsService.CreateNeed:input_type -> govmatch.needs.v1.CreateNeedRequest
-	11, // 29: govmatch.needs.v1.NeedsService.UpdateNeed:input_type -> govmatch.needs.v1.UpdateNeedRequest
-	12, // 30: govmatch.needs.v1.NeedsService.DeleteNeed:input_type -> govmatch.needs.v1.DeleteNeedRequest
-	13, // 31: govmatch.needs.v1.NeedsService.PublishNeed:input_type -> govmatch.needs.v1.PublishNeedRequest
-	14, // 32: govmatch.needs.v1.NeedsService.StartProcurement:input_type -> govmatch.needs.v1.StartProcurementRequest
-	15, // 33: govmatch.needs.v1.NeedsService.AwardNeed:input_type -> govmatch.needs.v1.AwardNeedRequest
-	16, // 34: govmatch.needs.v1.NeedsService.CloseNeed:input_type -> govmatch.needs.v1.CloseNeedRequest
-	17, // 35: govmatch.needs.v1.NeedsService.JoinNeed:input_type -> govmatch.needs.v1.JoinNeedRequest
-	18, // 36: govmatch.needs.v1.NeedsService.LeaveNeed:input_type -> govmatch.needs.v1.LeaveNeedRequest
-	19, // 37: govmatch.needs.v1.NeedsService.CreateResponse:input_type -> govmatch.needs.v1.CreateResponseRequest
-	20, // 38: govmatch.needs.v1.NeedsService.GetResponse:input_type -> govmatch.needs.v1.GetResponseRequest
-	21, // 39: govmatch.needs.v1.NeedsService.ListResponses:input_type -> govmatch.needs.v1.ListResponsesRequest
-	23, // 40: govmatch.needs.v1.NeedsService.UpdateResponse:input_type -> govmatch.needs.v1.UpdateResponseRequest
-	24, // 41: govmatch.needs.v1.NeedsService.WithdrawResponse:input_type -> govmatch.needs.v1.WithdrawResponseRequest
-	3,  // 42: govmatch.needs.v1.NeedsService.GetNeed:output_type -> govmatch.needs.v1.Need
-	9,  // 43: govmatch.needs.v1.NeedsService.ListNeeds:output_type -> govmatch.needs.v1.ListNeedsResponse
-	3,  // 44: govmatch.needs.v1.NeedsService.CreateNeed:output_type -> govmatch.needs.v1.Need
-	3,  // 45: govmatch.needs.v1.NeedsService.UpdateNeed:output_type -> govmatch.needs.v1.Need
-	28, // 46: govmatch.needs.v1.NeedsService.DeleteNeed:output_type -> google.protobuf.Empty
-	3,  // 47: govmatch.needs.v1.NeedsService.PublishNeed:output_type -> govmatch.needs.v1.Need
-	3,  // 48: govmatch.needs.v1.NeedsService.StartProcurement:output_type -> govmatch.needs.v1.Need
-	3,  // 49: govmatch.needs.v1.NeedsService.AwardNeed:output_type -> govmatch.needs.v1.Need
-	3,  // 50: govmatch.needs.v1.NeedsService.CloseNeed:output_type -> govmatch.needs.v1.Need
-	3,  // 51: govmatch.needs.v1.NeedsService.JoinNeed:output_type -> govmatch.needs.v1.Need
-	3,  // 52: govmatch.needs.v1.NeedsService.LeaveNeed:output_type -> govmatch.needs.v1.Need
-	2,  // 53: govmatch.needs.v1.NeedsService.CreateResponse:output_type -> govmatch.needs.v1.Response
-	2,  // 54: govmatch.needs.v1.NeedsService.GetResponse:output_type -> govmatch.needs.v1.Response
-	22, // 55: govmatch.needs.v1.NeedsService.ListResponses:output_type -> govmatch.needs.v1.ListResponsesResponse
-	2,  // 56: govmatch.needs.v1.NeedsService.UpdateResponse:output_type -> govmatch.needs.v1.Response
-	2,  // 57: govmatch.needs.v1.NeedsService.WithdrawResponse:output_type -> govmatch.needs.v1.Response
-	42, // [42:58] is the sub-list for method output_type
-	26, // [26:42] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	27, // 6: govmatch.needs.v1.Need.response_deadline:type_name -> google.protobuf.Timestamp
+	8,  // 7: govmatch.needs.v1.Need.award:type_name -> govmatch.needs.v1.Award
+	27, // 8: govmatch.needs.v1.Need.create_time:type_name -> google.protobuf.Timestamp
+	27, // 9: govmatch.needs.v1.Need.update_time:type_name -> google.protobuf.Timestamp
+	27, // 10: govmatch.needs.v1.Need.publish_time:type_name -> google.protobuf.Timestamp
+	27, // 11: govmatch.needs.v1.Need.close_time:type_name -> google.protobuf.Timestamp
+	5,  // 12: govmatch.needs.v1.Need.requirements:type_name -> govmatch.needs.v1.Requirement
+	2,  // 13: govmatch.needs.v1.Requirement.kind:type_name -> govmatch.needs.v1.Requirement.Kind
+	28, // 14: govmatch.needs.v1.Timeline.start_date:type_name -> google.type.Date
+	28, // 15: govmatch.needs.v1.Timeline.end_date:type_name -> google.type.Date
+	28, // 16: govmatch.needs.v1.Award.award_date:type_name -> google.type.Date
+	1,  // 17: govmatch.needs.v1.ListNeedsRequest.states:type_name -> govmatch.needs.v1.Need.State
+	4,  // 18: govmatch.needs.v1.ListNeedsResponse.needs:type_name -> govmatch.needs.v1.Need
+	4,  // 19: govmatch.needs.v1.CreateNeedRequest.need:type_name -> govmatch.needs.v1.Need
+	4,  // 20: govmatch.needs.v1.UpdateNeedRequest.need:type_name -> govmatch.needs.v1.Need
+	29, // 21: govmatch.needs.v1.UpdateNeedRequest.update_mask:type_name -> google.protobuf.FieldMask
+	27, // 22: govmatch.needs.v1.PublishNeedRequest.response_deadline:type_name -> google.protobuf.Timestamp
+	8,  // 23: govmatch.needs.v1.AwardNeedRequest.award:type_name -> govmatch.needs.v1.Award
+	3,  // 24: govmatch.needs.v1.CreateResponseRequest.response:type_name -> govmatch.needs.v1.Response
+	3,  // 25: govmatch.needs.v1.ListResponsesResponse.responses:type_name -> govmatch.needs.v1.Response
+	3,  // 26: govmatch.needs.v1.UpdateResponseRequest.response:type_name -> govmatch.needs.v1.Response
+	29, // 27: govmatch.needs.v1.UpdateResponseRequest.update_mask:type_name -> google.protobuf.FieldMask
+	9,  // 28: govmatch.needs.v1.NeedsService.GetNeed:input_type -> govmatch.needs.v1.GetNeedRequest
+	10, // 29: govmatch.needs.v1.NeedsService.ListNeeds:input_type -> govmatch.needs.v1.ListNeedsRequest
+	12, // 30: govmatch.needs.v1.NeedsService.CreateNeed:input_type -> govmatch.needs.v1.CreateNeedRequest
+	13, // 31: govmatch.needs.v1.NeedsService.UpdateNeed:input_type -> govmatch.needs.v1.UpdateNeedRequest
+	14, // 32: govmatch.needs.v1.NeedsService.DeleteNeed:input_type -> govmatch.needs.v1.DeleteNeedRequest
+	15, // 33: govmatch.needs.v1.NeedsService.PublishNeed:input_type -> govmatch.needs.v1.PublishNeedRequest
+	16, // 34: govmatch.needs.v1.NeedsService.StartProcurement:input_type -> govmatch.needs.v1.StartProcurementRequest
+	17, // 35: govmatch.needs.v1.NeedsService.AwardNeed:input_type -> govmatch.needs.v1.AwardNeedRequest
+	18, // 36: govmatch.needs.v1.NeedsService.CloseNeed:input_type -> govmatch.needs.v1.CloseNeedRequest
+	19, // 37: govmatch.needs.v1.NeedsService.JoinNeed:input_type -> govmatch.needs.v1.JoinNeedRequest
+	20, // 38: govmatch.needs.v1.NeedsService.LeaveNeed:input_type -> govmatch.needs.v1.LeaveNeedRequest
+	21, // 39: govmatch.needs.v1.NeedsService.CreateResponse:input_type -> govmatch.needs.v1.CreateResponseRequest
+	22, // 40: govmatch.needs.v1.NeedsService.GetResponse:input_type -> govmatch.needs.v1.GetResponseRequest
+	23, // 41: govmatch.needs.v1.NeedsService.ListResponses:input_type -> govmatch.needs.v1.ListResponsesRequest
+	25, // 42: govmatch.needs.v1.NeedsService.UpdateResponse:input_type -> govmatch.needs.v1.UpdateResponseRequest
+	26, // 43: govmatch.needs.v1.NeedsService.WithdrawResponse:input_type -> govmatch.needs.v1.WithdrawResponseRequest
+	4,  // 44: govmatch.needs.v1.NeedsService.GetNeed:output_type -> govmatch.needs.v1.Need
+	11, // 45: govmatch.needs.v1.NeedsService.ListNeeds:output_type -> govmatch.needs.v1.ListNeedsResponse
+	4,  // 46: govmatch.needs.v1.NeedsService.CreateNeed:output_type -> govmatch.needs.v1.Need
+	4,  // 47: govmatch.needs.v1.NeedsService.UpdateNeed:output_type -> govmatch.needs.v1.Need
+	30, // 48: govmatch.needs.v1.NeedsService.DeleteNeed:output_type -> google.protobuf.Empty
+	4,  // 49: govmatch.needs.v1.NeedsService.PublishNeed:output_type -> govmatch.needs.v1.Need
+	4,  // 50: govmatch.needs.v1.NeedsService.StartProcurement:output_type -> govmatch.needs.v1.Need
+	4,  // 51: govmatch.needs.v1.NeedsService.AwardNeed:output_type -> govmatch.needs.v1.Need
+	4,  // 52: govmatch.needs.v1.NeedsService.CloseNeed:output_type -> govmatch.needs.v1.Need
+	4,  // 53: govmatch.needs.v1.NeedsService.JoinNeed:output_type -> govmatch.needs.v1.Need
+	4,  // 54: govmatch.needs.v1.NeedsService.LeaveNeed:output_type -> govmatch.needs.v1.Need
+	3,  // 55: govmatch.needs.v1.NeedsService.CreateResponse:output_type -> govmatch.needs.v1.Response
+	3,  // 56: govmatch.needs.v1.NeedsService.GetResponse:output_type -> govmatch.needs.v1.Response
+	24, // 57: govmatch.needs.v1.NeedsService.ListResponses:output_type -> govmatch.needs.v1.ListResponsesResponse
+	3,  // 58: govmatch.needs.v1.NeedsService.UpdateResponse:output_type -> govmatch.needs.v1.Response
+	3,  // 59: govmatch.needs.v1.NeedsService.WithdrawResponse:output_type -> govmatch.needs.v1.Response
+	44, // [44:60] is the sub-list for method output_type
+	28, // [28:44] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_govmatch_needs_v1_needs_proto_init() }
@@ -2037,8 +2204,8 @@ func file_govmatch_needs_v1_needs_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_govmatch_needs_v1_needs_proto_rawDesc), len(file_govmatch_needs_v1_needs_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   23,
+			NumEnums:      3,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

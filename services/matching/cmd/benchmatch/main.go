@@ -1,10 +1,16 @@
 // Command benchmatch measures the speed and memory of score.Index on a
 // generated corpus (package corpus) of real procurement vocabulary: index
 // build time, heap per vendor, and the latency of uncached rankings of one
-// need against every vendor. It prints the figures as a table, then all of
-// them as one JSON object on the last line.
+// need against every vendor. It then loads the same vendors and needs into
+// matching's read model (straight, as a Rebuild from the registries would)
+// and measures, with -clients concurrent clients for -duration each:
+// cached rankings through the REST gateway (in-process cache, and Redis
+// when REDIS_URL answers), and the gateway's trivial /healthz as the
+// reference. Last, PostgreSQL full-text search over the same vendors
+// (skipped when DATABASE_URL does not answer). It prints the figures as a
+// table, then all of them as one JSON object on the last line.
 //
-//	go run ./services/matching/cmd/benchmatch [-vendors 100000] [-needs 10000] [-queries 1000] [-k 100]
+//	go run ./services/matching/cmd/benchmatch [-vendors 100000] [-needs 10000] [-queries 1000] [-k 100] [-clients 32] [-duration 10s]
 //
 // The sources are read from -data-dir, else the nearest shared/data up from
 // the working directory.
@@ -47,7 +53,20 @@ type config struct {
 	K                       int
 	Seed                    uint64
 	CPUProfile              string
+	// The REST load: clients, how long each run lasts, how many needs'
+	// rankings are cached and requested.
+	Clients  int
+	Duration time.Duration
+	HotNeeds int
+	RedisURL string
+	// PostgreSQL full-text search: at most PGQueries needs, within PGBudget.
+	DatabaseURL string
+	PGQueries   int
+	PGBudget    time.Duration
 }
+
+// defaultDatabaseURL is bench-relevance's local PostgreSQL.
+const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 func parseConfig(args []string) (config, error) {
 	var c config
@@ -59,14 +78,28 @@ func parseConfig(args []string) (config, error) {
 	fs.IntVar(&c.K, "k", 100, "results per ranking")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the generator")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the build and the rankings to this file")
+	fs.IntVar(&c.Clients, "clients", 32, "concurrent REST clients")
+	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "length of each REST load run")
+	fs.IntVar(&c.HotNeeds, "hot-needs", 100, "needs whose cached rankings the REST clients request")
+	fs.StringVar(&c.RedisURL, "redis-url", os.Getenv("REDIS_URL"), "Redis for the shared cache's figures (default $REDIS_URL; none: skipped)")
+	dsn := os.Getenv("DATABASE_URL")
+	if dsn == "" {
+		dsn = defaultDatabaseURL
+	}
+	fs.StringVar(&c.DatabaseURL, "database-url", dsn, "PostgreSQL for the full-text search reference (default $DATABASE_URL, else the local one)")
+	fs.IntVar(&c.PGQueries, "pg-queries", 1_000, "needs ranked by PostgreSQL full-text search, at most")
+	fs.DurationVar(&c.PGBudget, "pg-budget", time.Minute, "time for the PostgreSQL queries, at most")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if c.Vendors <= 0 || c.Needs <= 0 || c.Queries <= 0 || c.K <= 0 {
-		return c, errors.New("-vendors, -needs, -queries and -k must be positive")
+	if c.Vendors <= 0 || c.Needs <= 0 || c.Queries <= 0 || c.K <= 0 || c.Clients <= 0 || c.Duration <= 0 || c.PGQueries <= 0 || c.PGBudget <= 0 {
+		return c, errors.New("-vendors, -needs, -queries, -k, -clients, -duration, -pg-queries and -pg-budget must be positive")
+	}
+	if c.HotNeeds <= 0 || c.HotNeeds > c.Needs {
+		return c, errors.New("-hot-needs must be between 1 and -needs")
 	}
 	if c.DataDir == "" {
 		wd, err := os.Getwd()
@@ -93,6 +126,27 @@ type Figures struct {
 	RankMaxMs      float64 `json:"rank_max_ms"`
 	MeanResults    float64 `json:"mean_results"`
 	GOMAXPROCS     int     `json:"gomaxprocs"`
+
+	Needs            int     `json:"needs"`
+	ModelLoadSeconds float64 `json:"readmodel_load_s"`
+	Clients          int     `json:"clients"`
+	LoadSeconds      float64 `json:"load_s"`
+	HotNeeds         int     `json:"hot_needs"`
+	// CachedREST is the in-process cache (the monolith), CachedRESTRedis
+	// the shared one (microservices), TrivialREST the reference.
+	CachedREST      Load   `json:"cached_rest"`
+	CachedRESTRedis *Load  `json:"cached_rest_redis,omitempty"`
+	RedisSkipped    string `json:"redis_skipped,omitempty"`
+	TrivialREST     Load   `json:"trivial_rest"`
+	// CachedCall is the cache alone, called from Go.
+	CachedCall      Load    `json:"cached_call"`
+	CachedToTrivial float64 `json:"cached_to_trivial"`
+
+	PGLoadSeconds float64 `json:"pg_load_s,omitempty"`
+	PGQueries     int     `json:"pg_queries,omitempty"`
+	PGP50Ms       float64 `json:"pg_fts_p50_ms,omitempty"`
+	PGP99Ms       float64 `json:"pg_fts_p99_ms,omitempty"`
+	PGSkipped     string  `json:"pg_skipped,omitempty"`
 }
 
 func heap() uint64 {
@@ -138,7 +192,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	build := time.Since(start)
 	after := heap()
-	f := Figures{Vendors: c.Vendors, Queries: c.Queries, K: c.K, GOMAXPROCS: runtime.GOMAXPROCS(0),
+	f := Figures{Vendors: c.Vendors, Needs: c.Needs, Queries: c.Queries, K: c.K, GOMAXPROCS: runtime.GOMAXPROCS(0),
 		BuildSeconds:   build.Seconds(),
 		BytesPerVendor: float64(int64(after)-int64(before)) / float64(c.Vendors)}
 
@@ -160,7 +214,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	runtime.KeepAlive(x)
 	slices.Sort(lat)
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	var sum time.Duration
 	for _, d := range lat {
 		sum += d
@@ -170,8 +223,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	f.RankMeanMs = ms(sum / time.Duration(len(lat)))
 	f.RankMaxMs = ms(lat[len(lat)-1])
 	f.MeanResults = float64(results) / float64(len(lat))
+	// x is garbage from here: the read model builds an index of its own.
+	if err := systemFigures(ctx, c, vendors, needs, &f); err != nil {
+		return err
+	}
+	if f.PGSkipped, err = pgFigures(ctx, c, vendors, needs, &f); err != nil {
+		return err
+	}
 	return report(stdout, f)
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // quantile is the nearest-rank quantile of sorted durations.
 func quantile(sorted []time.Duration, q float64) time.Duration {
@@ -196,6 +258,29 @@ func report(w io.Writer, f Figures) error {
 	fmt.Fprintf(tw, "uncached rank mean\t%.2f ms\t\t\n", f.RankMeanMs)
 	fmt.Fprintf(tw, "uncached rank max\t%.2f ms\t\t\n", f.RankMaxMs)
 	fmt.Fprintf(tw, "mean results per need\t%.1f\t\t\n", f.MeanResults)
+	fmt.Fprintf(tw, "read model load (%d vendors, %d needs)\t%.2f s\t\t\n", f.Vendors, f.Needs, f.ModelLoadSeconds)
+	loadRows := func(name string, l Load) {
+		fmt.Fprintf(tw, "%s p50\t%.3f ms\t\t\n", name, l.P50Ms)
+		fmt.Fprintf(tw, "%s p99\t%.3f ms\t\t\n", name, l.P99Ms)
+		fmt.Fprintf(tw, "%s throughput\t%.0f req/s\t\t\n", name, l.RPS)
+	}
+	loadRows(fmt.Sprintf("cached REST ranking (%d clients, %d needs)", f.Clients, f.HotNeeds), f.CachedREST)
+	if f.CachedRESTRedis != nil {
+		loadRows("cached REST ranking, Redis", *f.CachedRESTRedis)
+	} else {
+		fmt.Fprintf(tw, "cached REST ranking, Redis\tskipped: %s\t\t\n", f.RedisSkipped)
+	}
+	fmt.Fprintf(tw, "cached REST ranking response size\t%.0f B\t\t\n", f.CachedREST.MeanBytes)
+	loadRows("trivial REST endpoint /healthz", f.TrivialREST)
+	fmt.Fprintf(tw, "cached / trivial throughput\t%.0f %%\t≥ 50 %% %s\t\n", 100*f.CachedToTrivial, ok(f.CachedToTrivial >= 0.5))
+	loadRows("cached ranking, Go call into the cache", f.CachedCall)
+	if f.PGSkipped != "" {
+		fmt.Fprintf(tw, "PostgreSQL full-text search\tskipped: %s\t\t\n", f.PGSkipped)
+	} else {
+		fmt.Fprintf(tw, "PostgreSQL FTS load\t%.2f s\t\t\n", f.PGLoadSeconds)
+		fmt.Fprintf(tw, "PostgreSQL FTS p50 (top %d, %d needs)\t%.2f ms\t\t\n", f.K, f.PGQueries, f.PGP50Ms)
+		fmt.Fprintf(tw, "PostgreSQL FTS p99\t%.2f ms\t\t\n", f.PGP99Ms)
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}

@@ -9,7 +9,13 @@
 // where the command may create temporary tables; it writes nothing lasting.
 //
 //	DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable \
-//	  go run ./cmd/relevance [-eval-dir DIR] [-sets awards-en,datasets-de]
+//	  go run ./cmd/relevance [-eval-dir DIR] [-sets awards-en,datasets-de] \
+//	  [-half tune|test] [-systems govmatch,...]
+//
+// -half evaluates only one deterministic half of each set's needs (by a hash
+// of the need id, relevance.HalfOf): parameters are tuned on "tune" and
+// reported on "test", so a choice made by looking at figures is judged on
+// needs it was not chosen on.
 //
 // The sets are the subdirectories of the evaluation directory: -eval-dir,
 // else $GOVMATCH_EVAL_DIR, else shared/data/eval in the working directory or
@@ -53,6 +59,8 @@ type config struct {
 	EvalDir     string
 	Sets        []string // names of set directories; all of them when empty
 	DatabaseURL string
+	Half        relevance.Half
+	Systems     []string // names of systems to run; all of them when empty
 }
 
 // evalDirRel is where the evaluation sets live relative to the directory
@@ -61,7 +69,7 @@ const evalDirRel = "shared/data/eval"
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var c config
-	var sets string
+	var sets, half, systemNames string
 	fs := flag.NewFlagSet("relevance", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.EvalDir, "eval-dir", getenv("GOVMATCH_EVAL_DIR"),
@@ -69,8 +77,23 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&sets, "sets", "", "comma-separated set names (default: every set in the directory)")
 	fs.StringVar(&c.DatabaseURL, "database-url", getenv("DATABASE_URL"),
 		"PostgreSQL DSN for the full-text search baseline (default $DATABASE_URL; required)")
+	fs.StringVar(&half, "half", "", `evaluate only this half of each set's needs: "tune" or "test" (default: all needs)`)
+	fs.StringVar(&systemNames, "systems", "", "comma-separated systems to run (default: all)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	switch c.Half = relevance.Half(half); c.Half {
+	case relevance.HalfAll, relevance.HalfTune, relevance.HalfTest:
+	default:
+		return c, fmt.Errorf("-half %q: want tune or test", half)
+	}
+	if systemNames != "" {
+		c.Systems = strings.Split(systemNames, ",")
+		for _, n := range c.Systems {
+			if !slices.ContainsFunc(systems, func(s system) bool { return s.name == n }) {
+				return c, fmt.Errorf("-systems: unknown system %q", n)
+			}
+		}
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -166,6 +189,7 @@ func newGovmatch(vendors []relevance.Vendor) (relevance.Ranker, error) {
 // setReport is one set's figures in the JSON line.
 type setReport struct {
 	Language       relevance.Language           `json:"language"`
+	Half           relevance.Half               `json:"half,omitempty"`
 	Vendors        int                          `json:"vendors"`
 	Needs          int                          `json:"needs"`
 	DuplicateNeeds int                          `json:"duplicateNeeds,omitempty"`
@@ -194,14 +218,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
+		set = set.Restrict(c.Half)
 		sr := setReport{
 			Language:       set.Language,
+			Half:           c.Half,
 			Vendors:        len(set.Vendors),
 			Needs:          len(set.Needs),
 			DuplicateNeeds: set.DuplicateNeeds,
 			Systems:        make(map[string]relevance.Figures, len(systems)),
 		}
 		for _, sys := range systems {
+			if len(c.Systems) > 0 && !slices.Contains(c.Systems, sys.name) {
+				continue
+			}
 			start := time.Now()
 			f, err := evaluate(ctx, c, set, sys)
 			if err != nil {
@@ -211,7 +240,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			sr.Systems[sys.name] = f
 		}
 		report.Sets[name] = sr
-		printTable(stdout, name, sr)
+		printTable(stdout, name, c.Half, sr)
 	}
 
 	line, err := json.Marshal(report)
@@ -250,12 +279,15 @@ func setNames(dir string) ([]string, error) {
 	return names, nil
 }
 
-func printTable(w io.Writer, name string, sr setReport) {
+func printTable(w io.Writer, name string, half relevance.Half, sr setReport) {
 	var scored, unjudged int
 	for _, f := range sr.Systems {
 		scored, unjudged = f.Needs, f.Unjudged
 	}
 	fmt.Fprintf(w, "\n%s (%s): %d vendors, %d needs scored", name, sr.Language, sr.Vendors, scored)
+	if half != relevance.HalfAll {
+		fmt.Fprintf(w, " (%s half)", half)
+	}
 	if unjudged > 0 {
 		fmt.Fprintf(w, ", %d without a right vendor left out", unjudged)
 	}
@@ -266,7 +298,10 @@ func printTable(w io.Writer, name string, sr setReport) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "system\tMRR@100\tRecall@10\tnDCG@10")
 	for _, sys := range systems {
-		f := sr.Systems[sys.name]
+		f, ok := sr.Systems[sys.name]
+		if !ok {
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%.4f\n", sys.name, f.MRR, f.Recall10, f.NDCG10)
 	}
 	tw.Flush()

@@ -140,7 +140,7 @@ SELECT n.id, n.owner_org, n.state, n.title, n.problem_statement,
        n.start_date, n.end_date, n.open_source_required, n.response_deadline,
        n.close_reason,
        n.award_vendor_name, n.award_vendor, n.award_value_eur, n.award_date,
-       n.create_time, n.update_time, n.publish_time, n.close_time, n.revision,
+       n.create_time, n.update_time, n.publish_time, n.close_time, n.revision, n.requirements,
        ARRAY(SELECT c.code FROM need_cpv_codes c WHERE c.need_id = n.id ORDER BY c.position),
        ARRAY(SELECT b.org FROM need_co_buyers b WHERE b.need_id = n.id ORDER BY b.position)
 FROM needs n`
@@ -153,6 +153,7 @@ func scanNeed(row pgx.Row) (*need.Need, error) {
 		deadline, publishTime, closeTime        *time.Time
 		awardVendorName, awardVendor, awardDate *string
 		awardValue                              *int64
+		requirements                            string
 	)
 	err := row.Scan(&n.ID, &n.OwnerOrg, &state, &n.Title, &n.ProblemStatement,
 		&n.DesiredOutcomes, &n.Places, &n.Certifications,
@@ -160,12 +161,15 @@ func scanNeed(row pgx.Row) (*need.Need, error) {
 		&startDate, &endDate, &n.OpenSourceRequired, &deadline,
 		&n.CloseReason,
 		&awardVendorName, &awardVendor, &awardValue, &awardDate,
-		&n.CreateTime, &n.UpdateTime, &publishTime, &closeTime, &n.Revision,
+		&n.CreateTime, &n.UpdateTime, &publishTime, &closeTime, &n.Revision, &requirements,
 		&n.CPVCodes, &n.CoBuyers)
 	if err != nil {
 		return nil, err
 	}
 	n.State = need.State(state)
+	if n.Requirements, err = columns.ParseRequirements(requirements); err != nil {
+		return nil, err
+	}
 	if n.StartDate, err = columns.ParseDate(startDate); err != nil {
 		return nil, err
 	}
@@ -215,6 +219,7 @@ func needArgs(n *need.Need) pgx.NamedArgs {
 		"close_time":           sqlstore.ToNullTime(n.CloseTime),
 		"revision":             n.Revision,
 		"search_text":          n.SearchText(),
+		"requirements":         columns.Requirements(n.Requirements),
 	}
 	if aw := n.Award; aw != nil {
 		a["award_vendor_name"] = aw.VendorName
@@ -234,7 +239,7 @@ INSERT INTO needs (
     close_reason,
     award_vendor_name, award_vendor, award_value_eur, award_date,
     create_time, update_time, publish_time, close_time, revision,
-    search_text
+    search_text, requirements
 ) VALUES (
     @id, @owner_org, @state, @title, @problem_statement,
     @desired_outcomes, @places, @certifications,
@@ -243,7 +248,7 @@ INSERT INTO needs (
     @close_reason,
     @award_vendor_name, @award_vendor, @award_value_eur, @award_date,
     @create_time, @update_time, @publish_time, @close_time, @revision,
-    @search_text
+    @search_text, @requirements
 )`
 
 const updateNeed = `
@@ -258,7 +263,7 @@ UPDATE needs SET
     award_value_eur = @award_value_eur, award_date = @award_date,
     create_time = @create_time, update_time = @update_time,
     publish_time = @publish_time, close_time = @close_time, revision = @revision,
-    search_text = @search_text
+    search_text = @search_text, requirements = @requirements
 WHERE id = @id`
 
 // writeChildren replaces the child rows of n. unnest … WITH ORDINALITY

@@ -153,7 +153,7 @@ SELECT n.id, n.owner_org, n.state, n.title, n.problem_statement,
        n.start_date, n.end_date, n.open_source_required, n.response_deadline,
        n.close_reason,
        n.award_vendor_name, n.award_vendor, n.award_value_eur, n.award_date,
-       n.create_time, n.update_time, n.publish_time, n.close_time, n.revision,
+       n.create_time, n.update_time, n.publish_time, n.close_time, n.revision, n.requirements,
        (SELECT json_group_array(c.code ORDER BY c.position) FROM need_cpv_codes c WHERE c.need_id = n.id),
        (SELECT json_group_array(b.org ORDER BY b.position) FROM need_co_buyers b WHERE b.need_id = n.id)
 FROM needs n`
@@ -169,6 +169,7 @@ func scanNeed(row scanner) (*need.Need, error) {
 		deadline, publishTime, closeTime           *int64
 		awardVendorName, awardVendor, awardDate    *string
 		awardValue                                 *int64
+		requirements                               string
 	)
 	err := row.Scan(&n.ID, &n.OwnerOrg, &n.State, &n.Title, &n.ProblemStatement,
 		&outcomes, &places, &certs,
@@ -176,7 +177,7 @@ func scanNeed(row scanner) (*need.Need, error) {
 		&startDate, &endDate, &n.OpenSourceRequired, &deadline,
 		&n.CloseReason,
 		&awardVendorName, &awardVendor, &awardValue, &awardDate,
-		&createTime, &updateTime, &publishTime, &closeTime, &n.Revision,
+		&createTime, &updateTime, &publishTime, &closeTime, &n.Revision, &requirements,
 		&cpvCodes, &coBuyer)
 	if err != nil {
 		return nil, err
@@ -194,6 +195,9 @@ func scanNeed(row scanner) (*need.Need, error) {
 		if *l.dst, err = sqlstore.ParseJSONList(l.json); err != nil {
 			return nil, err
 		}
+	}
+	if n.Requirements, err = columns.ParseRequirements(requirements); err != nil {
+		return nil, err
 	}
 	if n.StartDate, err = columns.ParseDate(startDate); err != nil {
 		return nil, err
@@ -250,6 +254,7 @@ func needArgs(n *need.Need) []any {
 		sql.Named("close_time", sqlstore.ToMicros(n.CloseTime)),
 		sql.Named("revision", n.Revision),
 		sql.Named("search_text", n.SearchText()),
+		sql.Named("requirements", columns.Requirements(n.Requirements)),
 	}
 }
 
@@ -262,7 +267,7 @@ INSERT INTO needs (
     close_reason,
     award_vendor_name, award_vendor, award_value_eur, award_date,
     create_time, update_time, publish_time, close_time, revision,
-    search_text
+    search_text, requirements
 ) VALUES (
     :id, :owner_org, :state, :title, :problem_statement,
     :desired_outcomes, :places, :certifications,
@@ -271,7 +276,7 @@ INSERT INTO needs (
     :close_reason,
     :award_vendor_name, :award_vendor, :award_value_eur, :award_date,
     :create_time, :update_time, :publish_time, :close_time, :revision,
-    :search_text
+    :search_text, :requirements
 )`
 
 const updateNeed = `
@@ -286,7 +291,7 @@ UPDATE needs SET
     award_value_eur = :award_value_eur, award_date = :award_date,
     create_time = :create_time, update_time = :update_time,
     publish_time = :publish_time, close_time = :close_time, revision = :revision,
-    search_text = :search_text
+    search_text = :search_text, requirements = :requirements
 WHERE id = :id`
 
 // writeChildren replaces the child rows of n. json_each numbers the list in

@@ -70,6 +70,13 @@ func fullNeed(id string) *need.Need {
 			Certifications:     []string{"iso-27001", "bsi-c5"},
 			OpenSourceRequired: true,
 			ResponseDeadline:   time.Date(2025, 6, 30, 21, 59, 59, 123456000, time.UTC),
+			Requirements: []need.Requirement{
+				{Kind: need.RequirementHosting, Value: "germany", MustHave: true},
+				{Kind: need.RequirementCertification, Value: "iso-27001", MustHave: true},
+				{Kind: need.RequirementServesRegion},
+				{Kind: need.RequirementCapability, Value: "barrierefreiheit"},
+				{Kind: need.RequirementOpenSource, MustHave: true},
+			},
 		},
 		OwnerOrg:    "orgs/land-hessen",
 		CoBuyers:    []string{"orgs/stadt-frankfurt", "orgs/kreis-offenbach"},
@@ -182,6 +189,7 @@ func testCreateGet(t *testing.T, newStore func(*testing.T) need.Store) {
 			in: func() *need.Need {
 				n := minimalNeed("n-leer")
 				n.DesiredOutcomes, n.CPVCodes, n.Places, n.Certifications, n.CoBuyers = []string{}, []string{}, []string{}, []string{}, []string{}
+				n.Requirements = []need.Requirement{}
 				return n
 			}(),
 			want: minimalNeed("n-leer"),
@@ -277,6 +285,7 @@ func changeEverything(n *need.Need) {
 	n.Certifications = nil
 	n.OpenSourceRequired = false
 	n.ResponseDeadline = time.Time{}
+	n.Requirements = []need.Requirement{{Kind: need.RequirementCapability, Value: "wohngeld", MustHave: true}}
 	n.OwnerOrg = "orgs/fhh-hamburg"
 	n.CoBuyers = []string{"orgs/kreis-offenbach", "orgs/land-hessen", "orgs/stadt-frankfurt"}
 	n.State = need.StateClosed

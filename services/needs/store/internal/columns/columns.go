@@ -5,6 +5,7 @@
 package columns
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/govmatch/govmatch/pkg/sqlstore"
@@ -32,6 +33,45 @@ func ParseDate(s *string) (need.Date, error) {
 	return d, nil
 }
 
+// requirement is a need.Requirement as the requirements column keeps it:
+// the kind by name, so the column reads well and survives renumbering.
+type requirement struct {
+	Kind     string `json:"kind"`
+	Value    string `json:"value,omitempty"`
+	MustHave bool   `json:"must_have,omitempty"`
+}
+
+// Requirements is the JSON array of the requirements column, "[]" for none.
+func Requirements(rs []need.Requirement) string {
+	l := make([]requirement, len(rs))
+	for i, r := range rs {
+		l[i] = requirement{Kind: r.Kind.String(), Value: r.Value, MustHave: r.MustHave}
+	}
+	b, err := json.Marshal(l)
+	if err != nil {
+		panic(err) // strings and bools always marshal
+	}
+	return string(b)
+}
+
+// ParseRequirements reads a column written by Requirements; an empty array
+// is nil.
+func ParseRequirements(s string) ([]need.Requirement, error) {
+	var l []requirement
+	if err := json.Unmarshal([]byte(s), &l); err != nil {
+		return nil, fmt.Errorf("requirements column %q: %w", s, err)
+	}
+	var out []need.Requirement
+	for _, r := range l {
+		k, ok := need.ParseRequirementKind(r.Kind)
+		if !ok {
+			return nil, fmt.Errorf("requirements column: unknown kind %q", r.Kind)
+		}
+		out = append(out, need.Requirement{Kind: k, Value: r.Value, MustHave: r.MustHave})
+	}
+	return out, nil
+}
+
 // SearchWords splits the words of a query the way need.Need.SearchText splits
 // the indexed text, and drops repeats, so that "Bürger-Portal" looks for
 // "bürger" and "portal". The results are letters and digits only.
@@ -53,6 +93,9 @@ func Stored(n *need.Need) *need.Need {
 		if len(*l) == 0 {
 			*l = nil
 		}
+	}
+	if len(c.Requirements) == 0 {
+		c.Requirements = nil
 	}
 	return c
 }

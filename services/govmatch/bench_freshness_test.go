@@ -1,0 +1,88 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/govmatch/govmatch/pkg/identity"
+	"github.com/govmatch/govmatch/pkg/testdb"
+)
+
+// BenchmarkFreshness measures how long after a vendor's profile edit is
+// acknowledged the matches of a need reflect it: the edit goes through the
+// outbox, the event bus and the read model, and a cached ranking must not
+// outlive it. Once with the in-process bus and cache (the monolith), once
+// with Redis Streams and the Redis cache (what the microservices use):
+//
+//	make bench-freshness
+func BenchmarkFreshness(b *testing.B) {
+	for _, mode := range []string{"in-process", "redis"} {
+		b.Run(mode, func(b *testing.B) {
+			var env []string
+			if mode == "redis" {
+				url, prefix := testdb.Redis(b)
+				env = []string{"REDIS_URL", url, "GOVMATCH_REDIS_PREFIX", prefix}
+			}
+			sys := startMonolith(b, "", true, env...)
+			buyer := sys.token(b, "stadt-giessen", identity.RoleBuyer)
+			vendor := sys.token(b, "lieferzone", identity.RoleVendor)
+			need := sys.call(b, "POST", "/v1/needs", buyer, map[string]any{
+				"title": "Quokkaverwaltung", "problemStatement": "Quokkaverwaltung für den Stadtpark",
+			}).expect(b, "draft", http.StatusOK)
+			matches := fmt.Sprintf("/v1/%s/matches?pageSize=100", need.body["name"])
+			// textPoints is the vendor's text contribution for the need, 0
+			// when the vendor is not ranked at all.
+			textPoints := func() float64 {
+				res := sys.call(b, "GET", matches, buyer, nil)
+				if res.status != http.StatusOK {
+					return -1 // index not built yet
+				}
+				ms, _ := res.body["matches"].([]any)
+				for _, m := range ms {
+					m := m.(map[string]any)
+					if m["vendor"] != "vendors/lieferzone" {
+						continue
+					}
+					for _, c := range m["explanation"].(map[string]any)["components"].([]any) {
+						if c := c.(map[string]any); c["name"] == "text" {
+							v, _ := c["contribution"].(float64)
+							return v
+						}
+					}
+				}
+				return 0
+			}
+			for deadline := time.Now().Add(30 * time.Second); textPoints() < 0; time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					b.Fatal("matching index not ready within 30 s")
+				}
+			}
+			descriptions := [2]string{"Lieferzonen-Management für Innenstädte.", "Quokkaverwaltung für Parks und Zoos."}
+			var lat []time.Duration
+			b.ResetTimer()
+			for i := range b.N {
+				withWord := i%2 == 0
+				sys.call(b, "PATCH", "/v1/vendors/lieferzone", vendor, map[string]any{"description": descriptions[i%2]}).
+					expect(b, "vendor edit", http.StatusOK)
+				acked := time.Now()
+				for (textPoints() > 0) != withWord {
+					if time.Since(acked) > 10*time.Second {
+						b.Fatalf("edit %d not reflected within 10 s", i)
+					}
+					time.Sleep(time.Millisecond)
+				}
+				lat = append(lat, time.Since(acked))
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+			b.ReportMetric(pct(0.50), "p50-ms")
+			b.ReportMetric(pct(0.99), "p99-ms")
+			b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}

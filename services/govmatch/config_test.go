@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+func TestLoadConfigRejectsBadSettings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string // empty: valid
+	}{
+		{name: "defaults", env: map[string]string{}},
+		{name: "unknown target", env: map[string]string{"GOVMATCH_TARGET": "search"}, wantErr: "GOVMATCH_TARGET"},
+		{name: "matching without registries", env: map[string]string{"GOVMATCH_TARGET": "matching", "REDIS_URL": "redis://127.0.0.1:6379/0"}, wantErr: "GOVMATCH_NEEDS_ADDR"},
+		{name: "replica group", env: map[string]string{"GOVMATCH_MATCHING_GROUP": "matching-1"}},
+		{name: "group with upper case", env: map[string]string{"GOVMATCH_MATCHING_GROUP": "Matching"}, wantErr: "GOVMATCH_MATCHING_GROUP"},
+		{name: "group with a colon", env: map[string]string{"GOVMATCH_MATCHING_GROUP": "matching:1"}, wantErr: "GOVMATCH_MATCHING_GROUP"},
+		{name: "group ending in a dash", env: map[string]string{"GOVMATCH_MATCHING_GROUP": "matching-"}, wantErr: "GOVMATCH_MATCHING_GROUP"},
+		{name: "group too long", env: map[string]string{"GOVMATCH_MATCHING_GROUP": strings.Repeat("m", 64)}, wantErr: "GOVMATCH_MATCHING_GROUP"},
+		{name: "demo data neither true nor false", env: map[string]string{"GOVMATCH_DEMO_DATA": "yes"}, wantErr: "GOVMATCH_DEMO_DATA"},
+		{name: "negative rate limit", env: map[string]string{"GOVMATCH_RATE_LIMIT": "-1"}, wantErr: "GOVMATCH_RATE_LIMIT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := loadConfig(context.Background(), envconfig.MapLookuper(tt.env))
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("loadConfig: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("loadConfig = %v, want an error naming %s", err, tt.wantErr)
+			}
+		})
+	}
+}

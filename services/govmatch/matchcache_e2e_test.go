@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/govmatch/govmatch/pkg/testdb"
+)
+
+// TestMatchCacheRedisOutage runs the system with its match cache in Redis
+// and stops Redis mid-test: no matching request fails, /readyz stays 200
+// and says the cache is degraded, and once Redis is back the cache stores
+// pages again and the note goes away.
+// Not parallel: it reads /metrics, and OpenTelemetry's providers are
+// process globals.
+func TestMatchCacheRedisOutage(t *testing.T) {
+	rs := testdb.RedisServer(t)
+	prefix := fmt.Sprintf("cache-%d:", time.Now().UnixNano())
+	sys := startMonolith(t, "", true, "REDIS_URL", rs.URL(), "GOVMATCH_REDIS_PREFIX", prefix)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	cachedPages := func() int {
+		keys, _ := rdb.Keys(context.Background(), prefix+"match:{*").Result()
+		return len(keys)
+	}
+	const path = "/v1/needs/terminbuchung-buergerbuero/matches"
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if sys.call(t, "GET", path, "", nil).status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no matches within 20 s of the start")
+		}
+	}
+	first := sys.call(t, "GET", path+"?pageSize=7", "", nil).expect(t, "matches", http.StatusOK)
+	again := sys.call(t, "GET", path+"?pageSize=7", "", nil).expect(t, "matches again", http.StatusOK)
+	if !bytes.Equal(first.raw, again.raw) {
+		t.Errorf("the cached answer differs from the computed one:\n%s\n%s", first.raw, again.raw)
+	}
+	if cachedPages() == 0 {
+		t.Fatal("no page cached in Redis")
+	}
+	metricsHave := func(names ...string) bool {
+		m := sys.call(t, "GET", "/metrics", "", nil)
+		for _, n := range names {
+			if !bytes.Contains(m.raw, []byte(n)) {
+				return false
+			}
+		}
+		return true
+	}
+	if !metricsHave("govmatch_matchcache_lookups_total", `result="hit"`, "govmatch_matchcache_lookup_duration_seconds") {
+		t.Error("/metrics lacks the match cache's lookups")
+	}
+
+	// Redis stops: every request is still answered.
+	rs.Stop()
+	sawDegraded := false
+	for i, until := 0, time.Now().Add(3*time.Second); time.Now().Before(until); i++ {
+		sys.call(t, "GET", fmt.Sprintf("%s?pageSize=%d", path, 1+i%20), "", nil).expect(t, "matches while Redis is stopped", http.StatusOK)
+		if i%10 == 0 {
+			r := sys.call(t, "GET", "/readyz", "", nil).expect(t, "readiness while Redis is stopped", http.StatusOK)
+			sawDegraded = sawDegraded || strings.Contains(string(r.raw), "match cache degraded")
+		}
+	}
+	if !sawDegraded {
+		t.Error("/readyz never said the match cache is degraded while Redis was stopped")
+	}
+	if !metricsHave("govmatch_matchcache_degraded") {
+		t.Error("/metrics lacks govmatch_matchcache_degraded")
+	}
+
+	// Redis is back (empty): the cache recovers by itself.
+	rs.Start()
+	var ready string
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		sys.call(t, "GET", path+"?pageSize=5", "", nil).expect(t, "matches after Redis is back", http.StatusOK)
+		ready = string(sys.call(t, "GET", "/readyz", "", nil).expect(t, "readiness", http.StatusOK).raw)
+		if !strings.Contains(ready, "match cache degraded") && cachedPages() > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("15 s after Redis restarted: /readyz %q, %d pages cached", ready, cachedPages())
+		}
+	}
+}
+
+// TestAdminHealthzShowsCacheDegraded: a matching process without gateway
+// shows a degraded cache on its admin /healthz, which stays 200.
+func TestAdminHealthzShowsCacheDegraded(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		notes []string
+		want  string
+	}{
+		{name: "healthy", want: "ok\n"},
+		{name: "degraded", notes: []string{"match cache degraded: store unavailable"}, want: "ok (match cache degraded: store unavailable)\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := adminHandler(http.NotFoundHandler(), func() []string { return tt.notes })
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), "GET", "/healthz", nil))
+			if rec.Code != http.StatusOK || rec.Body.String() != tt.want {
+				t.Errorf("/healthz = %d %q, want 200 %q", rec.Code, rec.Body, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,396 @@
+package matchcache_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/govmatch/govmatch/pkg/errdefs"
+	"github.com/govmatch/govmatch/pkg/identity"
+	"github.com/govmatch/govmatch/pkg/testdb"
+	vendorsv1 "github.com/govmatch/govmatch/proto/govmatch/vendors/v1"
+	"github.com/govmatch/govmatch/services/matching/match"
+	"github.com/govmatch/govmatch/services/matching/matchcache"
+)
+
+func newCache(t testing.TB, next match.Ranker, src matchcache.Source, store matchcache.Store, opts matchcache.Options) *matchcache.Cache {
+	t.Helper()
+	c, err := matchcache.New(next, src, store, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestKey(t *testing.T) {
+	t.Parallel()
+	buyer := identity.Principal{Subject: "u1", Org: "stadt-giessen", Roles: []identity.Role{identity.RoleBuyer}}
+	base := matchcache.Key("govmatch:", "need-matches\x00n1", "d1", "w1", match.Query{}, buyer)
+	if !regexp.MustCompile(`^govmatch:match:\{[0-9a-f]{16}\}:d1:[0-9a-f]{32}$`).MatchString(base) {
+		t.Errorf("key %q does not have the layout prefix match:{subject}:digest:query", base)
+	}
+	tag := regexp.MustCompile(`\{[^}]*\}`)
+	tests := []struct {
+		name    string
+		key     string
+		sameTag bool // same Redis Cluster slot
+	}{
+		{"another digest", matchcache.Key("govmatch:", "need-matches\x00n1", "d2", "w1", match.Query{}, buyer), true},
+		{"other weights", matchcache.Key("govmatch:", "need-matches\x00n1", "d1", "w2", match.Query{}, buyer), true},
+		{"a page size", matchcache.Key("govmatch:", "need-matches\x00n1", "d1", "w1", match.Query{PageSize: 5}, buyer), true},
+		{"a page token", matchcache.Key("govmatch:", "need-matches\x00n1", "d1", "w1", match.Query{PageToken: "t"}, buyer), true},
+		{"a filter", matchcache.Key("govmatch:", "need-matches\x00n1", "d1", "w1", match.Query{Filters: match.Filters{OpenSource: true}}, buyer), true},
+		{"another organisation", matchcache.Key("govmatch:", "need-matches\x00n1", "d1", "w1", match.Query{}, identity.Principal{Subject: "u1", Org: "stadt-marburg"}), true},
+		{"anonymous", matchcache.Key("govmatch:", "need-matches\x00n1", "d1", "w1", match.Query{}, identity.Principal{}), true},
+		{"signed in without organisation", matchcache.Key("govmatch:", "need-matches\x00n1", "d1", "w1", match.Query{}, identity.Principal{Subject: "u"}), true},
+		{"an admin", matchcache.Key("govmatch:", "need-matches\x00n1", "d1", "w1", match.Query{}, identity.Principal{Subject: "u1", Org: "stadt-giessen", Roles: []identity.Role{identity.RoleAdmin}}), true},
+		{"another need", matchcache.Key("govmatch:", "need-matches\x00n2", "d1", "w1", match.Query{}, buyer), false},
+		{"another method", matchcache.Key("govmatch:", "similar-needs\x00n1", "d1", "w1", match.Query{}, buyer), false},
+	}
+	seen := map[string]string{base: "base"}
+	for _, tt := range tests {
+		if other, dup := seen[tt.key]; dup {
+			t.Errorf("%s: same key as %s", tt.name, other)
+		}
+		seen[tt.key] = tt.name
+		if got := tag.FindString(tt.key) == tag.FindString(base); got != tt.sameTag {
+			t.Errorf("%s: same hash tag %v, want %v (%q vs %q)", tt.name, got, tt.sameTag, tt.key, base)
+		}
+	}
+	// Another user of the same organisation and roles gets the same answer.
+	colleague := identity.Principal{Subject: "u2", Org: "stadt-giessen", Roles: []identity.Role{identity.RoleBuyer}}
+	if k := matchcache.Key("govmatch:", "need-matches\x00n1", "d1", "w1", match.Query{}, colleague); k != base {
+		t.Errorf("a colleague's key %q differs from %q", k, base)
+	}
+}
+
+// TestVersionSemantics checks that a page is stored only under the
+// version it was computed at.
+func TestVersionSemantics(t *testing.T) {
+	t.Parallel()
+	src := &fixedSource{digest: "d1", version: 1}
+	inner := &fixedRanker{}
+	c := newCache(t, inner, src, matchcache.NewMemory(0), matchcache.Options{})
+	ctx := context.Background()
+	get := func() string {
+		t.Helper()
+		p, err := c.NeedMatches(ctx, "n", match.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Results[0].ID
+	}
+	steps := []struct {
+		name string
+		act  func()
+		want string
+	}{
+		{"first request computes", nil, "n#1"},
+		{"second is a hit", nil, "n#1"},
+		{"a change recomputes", func() { src.set("d2", 2) }, "n#2"},
+		{"and caches that", nil, "n#2"},
+		{"a change undone gives back the old digest, whose page is right again", func() { src.set("d1", 3) }, "n#1"},
+	}
+	for _, s := range steps {
+		if s.act != nil {
+			s.act()
+		}
+		if got := get(); got != s.want {
+			t.Errorf("%s: got %s, want %s", s.name, got, s.want)
+		}
+	}
+
+	// A change while the page is computed: the answer is returned but not
+	// stored, under either digest.
+	src.set("d3", 4)
+	stale := &fixedRanker{}
+	c2 := newCache(t, &changing{Ranker: stale, during: func() { src.set("d4", 5) }}, src, matchcache.NewMemory(0), matchcache.Options{})
+	if _, err := c2.NeedMatches(ctx, "n", match.Query{}); err != nil {
+		t.Fatal(err)
+	}
+	src.set("d3", 4) // back to the digest the computation started at
+	if _, err := c2.NeedMatches(ctx, "n", match.Query{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := stale.calls.Load(); n != 2 {
+		t.Errorf("a page computed across a change was served from the cache: %d computations, want 2", n)
+	}
+}
+
+// changing runs during in every call, before the answer.
+type changing struct {
+	match.Ranker
+	during func()
+}
+
+func (c *changing) NeedMatches(ctx context.Context, id string, q match.Query) (match.Page, error) {
+	p, err := c.Ranker.NeedMatches(ctx, id, q)
+	c.during()
+	return p, err
+}
+
+func TestErrorsNotCached(t *testing.T) {
+	t.Parallel()
+	inner := &fixedRanker{err: errdefs.NotFound("need %q not found", "needs/n")}
+	c := newCache(t, inner, &fixedSource{digest: "d"}, matchcache.NewMemory(0), matchcache.Options{})
+	for range 2 {
+		if _, err := c.NeedMatches(context.Background(), "n", match.Query{}); !errors.Is(err, errdefs.ErrNotFound) {
+			t.Fatalf("got %v, want not found", err)
+		}
+	}
+	if n := inner.calls.Load(); n != 2 {
+		t.Errorf("%d calls reached the ranker, want 2: an error was cached", n)
+	}
+}
+
+// TestRecomputedAfterUpdate uses the real read model: after a vendor
+// update the next request sees it.
+func TestRecomputedAfterUpdate(t *testing.T) {
+	t.Parallel()
+	m := newModel(t)
+	m.seed(3)
+	inner := &counting{Ranker: match.NewService(m.rm)}
+	c := newCache(t, inner, m.rm, matchcache.NewMemory(0), matchcache.Options{})
+	certified := match.Query{Filters: match.Filters{Certifications: []string{"iso-27001"}}}
+	ask := func() []string {
+		t.Helper()
+		p, err := c.NeedMatches(giessen, "pub", certified)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, r := range p.Results {
+			ids = append(ids, r.ID)
+		}
+		return ids
+	}
+	if got := ask(); len(got) != 0 {
+		t.Fatalf("certified vendors before the update: %v", got)
+	}
+	ask()
+	if n := inner.calls.Load(); n != 1 {
+		t.Errorf("second identical request computed again (%d computations)", n)
+	}
+	m.apply(&vendorsv1.VendorUpdated{Vendor: vendor("v01", "2", bookingDesc, "iso-27001")})
+	if diff := cmp.Diff([]string{"v01"}, ask()); diff != "" {
+		t.Errorf("after the update (-want +got):\n%s", diff)
+	}
+	if n := inner.calls.Load(); n != 2 {
+		t.Errorf("%d computations after the update, want 2", n)
+	}
+}
+
+// TestDraftsPerOrganisation: a draft's cached matches never reach another
+// organisation or an anonymous caller.
+func TestDraftsPerOrganisation(t *testing.T) {
+	t.Parallel()
+	m := newModel(t)
+	m.seed(3)
+	c := newCache(t, match.NewService(m.rm), m.rm, matchcache.NewMemory(0), matchcache.Options{})
+	if _, err := c.NeedMatches(giessen, "draft", match.Query{}); err != nil {
+		t.Fatalf("owner: %v", err)
+	}
+	marburg := identity.NewContext(context.Background(), identity.Principal{Subject: "u2", Org: "stadt-marburg", Roles: []identity.Role{identity.RoleBuyer}})
+	for name, ctx := range map[string]context.Context{"other org": marburg, "anonymous": anonymous} {
+		if _, err := c.NeedMatches(ctx, "draft", match.Query{}); !errors.Is(err, errdefs.ErrNotFound) {
+			t.Errorf("%s: got %v, want not found", name, err)
+		}
+	}
+}
+
+func TestSingleFlight(t *testing.T) {
+	t.Parallel()
+	const callers = 16
+	m := newModel(t)
+	m.seed(5)
+	inner := &counting{Ranker: match.NewService(m.rm), gate: make(chan struct{})}
+	c := newCache(t, inner, m.rm, matchcache.NewMemory(0), matchcache.Options{})
+	want, err := match.NewService(m.rm).NeedMatches(anonymous, "pub", match.Query{PageSize: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	got := make([]match.Page, callers)
+	errs := make([]error, callers)
+	for i := range callers {
+		wg.Go(func() { got[i], errs[i] = c.NeedMatches(anonymous, "pub", match.Query{PageSize: 3}) })
+	}
+	// Every caller has missed and joined the one computation long before
+	// this; the computation waits for the gate.
+	time.Sleep(200 * time.Millisecond)
+	close(inner.gate)
+	wg.Wait()
+	if n := inner.calls.Load(); n != 1 {
+		t.Errorf("%d concurrent identical requests made %d computations, want 1", callers, n)
+	}
+	for i := range callers {
+		if errs[i] != nil {
+			t.Fatalf("caller %d: %v", i, errs[i])
+		}
+		if diff := cmp.Diff(want, got[i], approx); diff != "" {
+			t.Errorf("caller %d (-want +got):\n%s", i, diff)
+		}
+	}
+
+	// A caller that gives up gets its context's error; the others still
+	// get the page.
+	inner2 := &counting{Ranker: match.NewService(m.rm), gate: make(chan struct{})}
+	c2 := newCache(t, inner2, m.rm, matchcache.NewMemory(0), matchcache.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	var patient error
+	wg.Go(func() { _, patient = c2.NeedMatches(anonymous, "pub", match.Query{}) })
+	time.Sleep(50 * time.Millisecond)
+	go cancel()
+	if _, err := c2.NeedMatches(ctx, "pub", match.Query{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled caller: got %v, want context.Canceled", err)
+	}
+	close(inner2.gate)
+	wg.Wait()
+	if patient != nil {
+		t.Errorf("the caller that waited: %v", patient)
+	}
+}
+
+// TestConcurrentUpdates: while one goroutine updates a vendor through the
+// read model, others ask for rankings through the cache. Every answer must
+// equal the uncached answer at a content state that existed while the
+// request ran. The updated vendor cycles through a few versions with
+// distinct scores, so a page of an earlier state would be caught.
+func TestConcurrentUpdates(t *testing.T) {
+	t.Parallel()
+	stores := map[string]func(t *testing.T) (matchcache.Store, string){
+		"memory": func(*testing.T) (matchcache.Store, string) { return matchcache.NewMemory(64), "" },
+		"redis": func(t *testing.T) (matchcache.Store, string) {
+			url, prefix := testdb.Redis(t)
+			return redisStore(t, url), prefix
+		},
+	}
+	for name, newStore := range stores {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			store, prefix := newStore(t)
+			testConcurrentUpdates(t, store, prefix)
+		})
+	}
+}
+
+func redisStore(t testing.TB, url string) *matchcache.Redis {
+	t.Helper()
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.ContextTimeoutEnabled = true
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { _ = rdb.Close() })
+	return matchcache.NewRedis(rdb)
+}
+
+func testConcurrentUpdates(t *testing.T, store matchcache.Store, prefix string) {
+	const states = 4
+	variants := make([]*vendorsv1.Vendor, states)
+	for i := range variants {
+		// More words on booking raise its score with every variant.
+		desc := bookingDesc
+		for range i {
+			desc += " Terminbuchung Bürgeramt online."
+		}
+		variants[i] = vendor("v00", fmt.Sprint("e", i), desc)
+	}
+	queries := []struct {
+		ctx  context.Context
+		need string
+		q    match.Query
+	}{
+		{anonymous, "pub", match.Query{PageSize: 5}},
+		{anonymous, "pub", match.Query{PageSize: 3}},
+		{giessen, "draft", match.Query{PageSize: 5}},
+	}
+
+	// The uncached answers of every state, from a model of its own.
+	want := make([][]match.Page, states)
+	for s := range states {
+		ref := newModel(t)
+		ref.seed(8)
+		ref.apply(&vendorsv1.VendorUpdated{Vendor: variants[s]})
+		svc := match.NewService(ref.rm)
+		for _, q := range queries {
+			p, err := svc.NeedMatches(q.ctx, q.need, q.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[s] = append(want[s], p)
+		}
+	}
+	for s := 1; s < states; s++ {
+		if cmp.Equal(want[0][0], want[s][0], approx) {
+			t.Fatalf("states 0 and %d rank alike; the test could not tell them apart", s)
+		}
+	}
+
+	m := newModel(t)
+	m.seed(8)
+	m.apply(&vendorsv1.VendorUpdated{Vendor: variants[0]})
+	base := m.rm.Version()
+	// Every update adds one to the version, so version v is state
+	// (v-base) mod states.
+	stateAt := func(v uint64) int { return int((v - base) % states) }
+	inner := &counting{Ranker: match.NewService(m.rm)}
+	c := newCache(t, inner, m.rm, store, matchcache.Options{Prefix: prefix, Timeout: time.Second})
+
+	ctx, stop := context.WithTimeout(context.Background(), 2*time.Second)
+	defer stop()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 1; ctx.Err() == nil; i++ {
+			m.apply(&vendorsv1.VendorUpdated{Vendor: variants[i%states]})
+			// Bursts of changes, and pauses in which pages are cached.
+			time.Sleep(time.Duration(i%5) * 3 * time.Millisecond)
+		}
+	})
+	var mu sync.Mutex
+	answers, failures := 0, 0
+	for w := range 4 {
+		wg.Go(func() {
+			for i := w; ctx.Err() == nil; i++ {
+				qi := i % len(queries)
+				q := queries[qi]
+				before := m.rm.Version()
+				got, err := c.NeedMatches(q.ctx, q.need, q.q)
+				after := m.rm.Version()
+				if err != nil {
+					t.Errorf("request: %v", err)
+					return
+				}
+				ok := false
+				for v := before; v <= after && !ok; v++ {
+					ok = cmp.Equal(want[stateAt(v)][qi], got, approx)
+				}
+				mu.Lock()
+				answers++
+				if !ok {
+					failures++
+					if failures <= 3 {
+						t.Errorf("query %d between versions %d and %d: answer of no state of that time:\n%s",
+							qi, before, after, cmp.Diff(want[stateAt(after)][qi], got, approx))
+					}
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	computed := int(inner.calls.Load())
+	t.Logf("%d answers (%d computed), %d wrong, %d updates", answers, computed, failures, m.rm.Version()-base)
+	if answers < 20 || computed >= answers {
+		t.Errorf("%d answers in 2 s, %d of them computed: the test did not exercise the cache", answers, computed)
+	}
+}

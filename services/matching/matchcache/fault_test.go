@@ -1,0 +1,139 @@
+package matchcache_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/govmatch/govmatch/pkg/testdb"
+	"github.com/govmatch/govmatch/services/matching/match"
+	"github.com/govmatch/govmatch/services/matching/matchcache"
+)
+
+// gauge reads the degraded gauge.
+func gauge(t *testing.T, r *sdkmetric.ManualReader) int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := r.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if g, ok := m.Data.(metricdata.Gauge[int64]); ok && m.Name == matchcache.MetricDegraded && len(g.DataPoints) == 1 {
+				return g.DataPoints[0].Value
+			}
+		}
+	}
+	t.Fatalf("no %s", matchcache.MetricDegraded)
+	return -1
+}
+
+// TestRedisStopped stops Redis while clients keep asking: no request
+// fails, the cache reports itself degraded, and once Redis is back it
+// caches again and is no longer degraded.
+func TestRedisStopped(t *testing.T) {
+	t.Parallel()
+	rs := testdb.RedisServer(t)
+	m := newModel(t)
+	m.seed(5)
+	inner := &counting{Ranker: match.NewService(m.rm)}
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	c := newCache(t, inner, m.rm, redisStore(t, rs.URL()), matchcache.Options{RetryAfter: 100 * time.Millisecond, MeterProvider: mp})
+	want, err := match.NewService(m.rm).NeedMatches(anonymous, "pub", match.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var requests, failed atomic.Int64
+	for range 4 {
+		wg.Go(func() {
+			for !stop.Load() {
+				got, err := c.NeedMatches(anonymous, "pub", match.Query{})
+				requests.Add(1)
+				if err != nil || !cmp.Equal(want, got, approx) {
+					if failed.Add(1) <= 3 {
+						t.Errorf("request failed or wrong while Redis was stopped or restarting: %v\n%s", err, cmp.Diff(want, got, approx))
+					}
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("not within 10 s: %s", what)
+			}
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if c.Degraded() || gauge(t, reader) != 0 {
+		t.Error("degraded before Redis stopped")
+	}
+	rs.Stop()
+	waitFor("degraded after Redis stopped", c.Degraded)
+	if gauge(t, reader) != 1 {
+		t.Error("degraded gauge is not 1 while Redis is stopped")
+	}
+	during := inner.calls.Load()
+	time.Sleep(300 * time.Millisecond)
+	if inner.calls.Load() == during {
+		t.Error("no answer computed while Redis was stopped")
+	}
+	rs.Start()
+	waitFor("recovered after Redis started", func() bool { return !c.Degraded() })
+	if gauge(t, reader) != 0 {
+		t.Error("degraded gauge is not 0 after Redis is back")
+	}
+	// Caching again: once the page is stored, requests stop reaching the
+	// ranker.
+	waitFor("cached again", func() bool {
+		n := inner.calls.Load()
+		time.Sleep(100 * time.Millisecond)
+		return inner.calls.Load() == n
+	})
+	stop.Store(true)
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Errorf("%d of %d requests failed", failed.Load(), requests.Load())
+	}
+	t.Logf("%d requests, %d computed", requests.Load(), inner.calls.Load())
+}
+
+// TestRedisHangs: a Redis that stops answering (SIGSTOP) costs at most the
+// timeout, then nothing until it answers again.
+func TestRedisHangs(t *testing.T) {
+	t.Parallel()
+	rs := testdb.RedisServer(t)
+	m := newModel(t)
+	m.seed(5)
+	c := newCache(t, match.NewService(m.rm), m.rm, redisStore(t, rs.URL()), matchcache.Options{Timeout: 50 * time.Millisecond, RetryAfter: time.Hour})
+	if _, err := c.NeedMatches(anonymous, "pub", match.Query{}); err != nil {
+		t.Fatal(err)
+	}
+	rs.Pause()
+	defer rs.Resume()
+	start := time.Now()
+	for range 20 {
+		if _, err := c.NeedMatches(anonymous, "pub", match.Query{PageSize: 3}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("20 requests against a hung Redis took %v", d)
+	}
+	if !c.Degraded() {
+		t.Error("not degraded with a hung Redis")
+	}
+}
