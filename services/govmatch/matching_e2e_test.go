@@ -49,6 +49,32 @@ func TestMatchingThroughREST(t *testing.T) {
 		}
 	}
 
+	// The basic view lists at most five pieces of evidence per component
+	// and accounts for the rest; the full view lists them all.
+	for _, view := range []string{"", "&view=MATCH_VIEW_FULL"} {
+		res := sys.call(t, "GET", "/v1/needs/terminbuchung-buergerbuero/matches?pageSize=5"+view, "", nil).expect(t, "matches"+view, http.StatusOK)
+		for _, m := range res.body["matches"].([]any) {
+			for _, c := range m.(map[string]any)["explanation"].(map[string]any)["components"].([]any) {
+				c := c.(map[string]any)
+				listed, _ := c["matches"].([]any)
+				sum, _ := c["omittedPoints"].(float64)
+				for _, e := range listed {
+					p, _ := e.(map[string]any)["points"].(float64)
+					sum += p
+				}
+				contribution, _ := c["contribution"].(float64)
+				omitted := c["omittedMatches"] != nil
+				switch {
+				case view == "" && len(listed) > 5, view != "" && omitted:
+					t.Errorf("view %q: component %v lists %d pieces of evidence, omitted %v", view, c["name"], len(listed), c["omittedMatches"])
+				case math.Abs(sum-contribution) > 1e-9:
+					t.Errorf("view %q: component %v: listed and omitted points add up to %v, contribution %v", view, c["name"], sum, contribution)
+				}
+			}
+		}
+	}
+	sys.call(t, "GET", "/v1/needs/terminbuchung-buergerbuero/matches?view=MATCH_VIEW_SOME", "", nil).expect(t, "unknown view", http.StatusBadRequest)
+
 	// A vendor that edits its profile is ranked on the new one at once.
 	parking := sys.token(t, "lieferzone", identity.RoleVendor)
 	sys.call(t, "PATCH", "/v1/vendors/lieferzone", parking, map[string]any{

@@ -4,6 +4,7 @@
 package grpcserver
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -43,6 +44,24 @@ type pageRequest interface {
 	GetPageSize() int32
 	GetPageToken() string
 	GetFilter() *matchingv1.MatchFilter
+	GetView() matchingv1.MatchView
+}
+
+// basicEvidence is how many pieces of evidence per component the basic
+// view lists: the strongest reasons, enough for a list; the full view has
+// them all.
+const basicEvidence = 5
+
+// viewFromProto checks a request's view and returns how many pieces of
+// evidence per component to list (0: all).
+func viewFromProto(r pageRequest) (int, error) {
+	switch r.GetView() {
+	case matchingv1.MatchView_MATCH_VIEW_UNSPECIFIED, matchingv1.MatchView_MATCH_VIEW_BASIC:
+		return basicEvidence, nil
+	case matchingv1.MatchView_MATCH_VIEW_FULL:
+		return 0, nil
+	}
+	return 0, errdefs.Invalid("view", "must be MATCH_VIEW_BASIC or MATCH_VIEW_FULL, got %d", r.GetView())
 }
 
 func queryFromProto(r pageRequest) (match.Query, error) {
@@ -77,13 +96,17 @@ func (s *Server) ListNeedMatches(ctx context.Context, req *matchingv1.ListNeedMa
 	if err != nil {
 		return nil, err
 	}
+	evidence, err := viewFromProto(req)
+	if err != nil {
+		return nil, err
+	}
 	p, err := s.svc.NeedMatches(ctx, id, q)
 	if err != nil {
 		return nil, err
 	}
 	excluded, total := ExclusionsToProto(p)
 	return &matchingv1.ListNeedMatchesResponse{
-		Matches: MatchesToProto(p.Results, vendorName), NextPageToken: p.NextPageToken, WeightsVersion: p.WeightsVersion,
+		Matches: MatchesToProto(p.Results, vendorName, evidence), NextPageToken: p.NextPageToken, WeightsVersion: p.WeightsVersion,
 		Excluded: excluded, ExcludedTotal: total,
 	}, nil
 }
@@ -98,11 +121,15 @@ func (s *Server) ListVendorMatches(ctx context.Context, req *matchingv1.ListVend
 	if err != nil {
 		return nil, err
 	}
+	evidence, err := viewFromProto(req)
+	if err != nil {
+		return nil, err
+	}
 	p, err := s.svc.VendorMatches(ctx, id, q)
 	if err != nil {
 		return nil, err
 	}
-	return &matchingv1.ListVendorMatchesResponse{Matches: MatchesToProto(p.Results, needName), NextPageToken: p.NextPageToken, WeightsVersion: p.WeightsVersion}, nil
+	return &matchingv1.ListVendorMatchesResponse{Matches: MatchesToProto(p.Results, needName, evidence), NextPageToken: p.NextPageToken, WeightsVersion: p.WeightsVersion}, nil
 }
 
 // PreviewMatches implements matchingv1.MatchingServiceServer.
@@ -111,6 +138,10 @@ func (s *Server) PreviewMatches(ctx context.Context, req *matchingv1.PreviewMatc
 		return nil, errdefs.Invalid("need", "is required")
 	}
 	q, err := queryFromProto(req)
+	if err != nil {
+		return nil, err
+	}
+	evidence, err := viewFromProto(req)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +154,7 @@ func (s *Server) PreviewMatches(ctx context.Context, req *matchingv1.PreviewMatc
 	}
 	excluded, total := ExclusionsToProto(p)
 	return &matchingv1.PreviewMatchesResponse{
-		Matches: MatchesToProto(p.Results, vendorName), NextPageToken: p.NextPageToken, WeightsVersion: p.WeightsVersion,
+		Matches: MatchesToProto(p.Results, vendorName, evidence), NextPageToken: p.NextPageToken, WeightsVersion: p.WeightsVersion,
 		Excluded: excluded, ExcludedTotal: total,
 	}, nil
 }
@@ -181,11 +212,15 @@ func (s *Server) ListSimilarNeeds(ctx context.Context, req *matchingv1.ListSimil
 	if err != nil {
 		return nil, err
 	}
+	evidence, err := viewFromProto(req)
+	if err != nil {
+		return nil, err
+	}
 	p, err := s.svc.SimilarNeeds(ctx, id, q)
 	if err != nil {
 		return nil, err
 	}
-	return &matchingv1.ListSimilarNeedsResponse{Matches: MatchesToProto(p.Results, needName), NextPageToken: p.NextPageToken, WeightsVersion: p.WeightsVersion}, nil
+	return &matchingv1.ListSimilarNeedsResponse{Matches: MatchesToProto(p.Results, needName, evidence), NextPageToken: p.NextPageToken, WeightsVersion: p.WeightsVersion}, nil
 }
 
 func vendorName(id string, m *matchingv1.Match) {
@@ -193,11 +228,13 @@ func vendorName(id string, m *matchingv1.Match) {
 }
 func needName(id string, m *matchingv1.Match) { m.Target = &matchingv1.Match_Need{Need: "needs/" + id} }
 
-// MatchesToProto converts results; name sets the result's resource name.
-func MatchesToProto(rs []match.Result, name func(id string, m *matchingv1.Match)) []*matchingv1.Match {
+// MatchesToProto converts results; name sets the result's resource name,
+// and at most evidence pieces of evidence per component are listed (0:
+// all).
+func MatchesToProto(rs []match.Result, name func(id string, m *matchingv1.Match), evidence int) []*matchingv1.Match {
 	out := make([]*matchingv1.Match, len(rs))
 	for i, r := range rs {
-		m := &matchingv1.Match{Score: r.Score, Explanation: ExplanationToProto(r.Explanation)}
+		m := &matchingv1.Match{Score: r.Score, Explanation: ExplanationToProto(r.Explanation, evidence)}
 		name(r.ID, m)
 		out[i] = m
 	}
@@ -215,8 +252,11 @@ var evidenceKind = map[string]string{
 	score.ComponentProductFacts:   "productFact",
 }
 
-// ExplanationToProto converts an explanation.
-func ExplanationToProto(e score.Explanation) *matchingv1.Explanation {
+// ExplanationToProto converts an explanation, listing at most evidence
+// pieces of evidence per component (0: all): the strongest, in their
+// original order; the others are counted in omitted_matches and
+// omitted_points, so contributions still add up.
+func ExplanationToProto(e score.Explanation, evidence int) *matchingv1.Explanation {
 	out := &matchingv1.Explanation{
 		WeightsVersion: e.WeightsVersion,
 		Language:       string(e.Language),
@@ -229,25 +269,49 @@ func ExplanationToProto(e score.Explanation) *matchingv1.Explanation {
 			EffectiveWeight: c.Effective,
 			Value:           c.Value,
 			Contribution:    c.Points,
-			Matches:         make([]*matchingv1.Evidence, len(c.Matches)),
 		}
 		kind := evidenceKind[c.Component]
 		if kind == "" {
 			kind = c.Component
 		}
+		keep := strongest(c.Matches, evidence)
+		pc.Matches = make([]*matchingv1.Evidence, 0, len(c.Matches))
 		for j, m := range c.Matches {
-			pc.Matches[j] = &matchingv1.Evidence{
+			if keep != nil && !keep[j] {
+				pc.OmittedMatches++
+				pc.OmittedPoints += m.Points
+				continue
+			}
+			pc.Matches = append(pc.Matches, &matchingv1.Evidence{
 				Kind:        kind,
 				QueryValue:  m.Need,
 				ResultValue: m.Vendor,
 				Level:       m.Level,
 				Inferred:    m.Inferred,
 				Points:      m.Points,
-			}
+			})
 		}
 		out.Components[i] = pc
 	}
 	return out
+}
+
+// strongest marks the n matches with the most points (ties: the earlier),
+// or returns nil when all are to be kept.
+func strongest(ms []score.Match, n int) []bool {
+	if n == 0 || len(ms) <= n {
+		return nil
+	}
+	order := make([]int, len(ms))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(ms[b].Points, ms[a].Points) })
+	keep := make([]bool, len(ms))
+	for _, i := range order[:n] {
+		keep[i] = true
+	}
+	return keep
 }
 
 // ExplanationFromProto is the inverse of ExplanationToProto, for clients

@@ -91,6 +91,10 @@ func TestValidation(t *testing.T) {
 			_, err := s.ListVendorMatches(ctx, &matchingv1.ListVendorMatchesRequest{Vendor: "vendors/alpha", Filter: &matchingv1.MatchFilter{OpenSource: true}})
 			return err
 		}, codes.InvalidArgument, "filter.open_source"},
+		{"unknown view", func() error {
+			_, err := s.ListNeedMatches(ctx, &matchingv1.ListNeedMatchesRequest{Need: "needs/n1", View: 7})
+			return err
+		}, codes.InvalidArgument, "view"},
 		{"garbage token", func() error {
 			_, err := s.ListNeedMatches(ctx, &matchingv1.ListNeedMatchesRequest{Need: "needs/n1", PageToken: "!!"})
 			return err
@@ -279,7 +283,7 @@ func TestExplanationRoundTrip(t *testing.T) {
 			{Component: score.ComponentRegion, Weight: 4, Effective: 5, Value: 0, Points: 0},
 		},
 	}
-	p := grpcserver.ExplanationToProto(e)
+	p := grpcserver.ExplanationToProto(e, 0)
 	if got := p.GetComponents()[1].GetMatches()[0].GetKind(); got != "cpv" {
 		t.Errorf("bridge evidence kind %q, want cpv", got)
 	}
@@ -293,5 +297,53 @@ func TestExplanationRoundTrip(t *testing.T) {
 	}
 	if diff := cmp.Diff(e, grpcserver.ExplanationFromProto(&back)); diff != "" {
 		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+}
+
+// TestBasicView checks that the basic view lists a component's strongest
+// pieces of evidence in their original order and accounts for the rest, so
+// that contributions still add up.
+func TestBasicView(t *testing.T) {
+	t.Parallel()
+	points := []float64{1, 7, 3, 9, 2, 8, 2, 6}
+	var ms []score.Match
+	total := 0.0
+	for i, p := range points {
+		ms = append(ms, score.Match{Need: fmt.Sprintf("w%d", i), Vendor: fmt.Sprintf("w%d", i), Points: p})
+		total += p
+	}
+	e := score.Explanation{Components: []score.Contribution{
+		{Component: score.ComponentText, Weight: 50, Effective: 50, Value: total / 50, Points: total, Matches: ms},
+		{Component: score.ComponentCPV, Weight: 25, Effective: 25, Value: 0.4, Points: 10, Matches: []score.Match{{Need: "72212000", Vendor: "72212000", Points: 10}}},
+	}}
+	tests := []struct {
+		name     string
+		evidence int
+		want     []string
+		omitted  int32
+	}{
+		{name: "basic", evidence: 5, want: []string{"w1", "w2", "w3", "w5", "w7"}, omitted: 3},
+		{name: "full", evidence: 0, want: []string{"w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7"}},
+		{name: "more than there are", evidence: 20, want: []string{"w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := grpcserver.ExplanationToProto(e, tt.evidence).GetComponents()[0]
+			var got []string
+			sum := c.GetOmittedPoints()
+			for _, m := range c.GetMatches() {
+				got = append(got, m.GetQueryValue())
+				sum += m.GetPoints()
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("listed evidence (-want +got):\n%s", diff)
+			}
+			if c.GetOmittedMatches() != tt.omitted || sum != c.GetContribution() {
+				t.Errorf("omitted %d (want %d); listed + omitted points %v, contribution %v", c.GetOmittedMatches(), tt.omitted, sum, c.GetContribution())
+			}
+			if cpv := grpcserver.ExplanationToProto(e, tt.evidence).GetComponents()[1]; len(cpv.GetMatches()) != 1 || cpv.GetOmittedMatches() != 0 {
+				t.Errorf("a component with one piece of evidence lost it: %v", cpv)
+			}
+		})
 	}
 }

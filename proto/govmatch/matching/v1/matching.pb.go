@@ -24,6 +24,61 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// MatchView says how much of each explanation an answer carries.
+type MatchView int32
+
+const (
+	// The basic view.
+	MatchView_MATCH_VIEW_UNSPECIFIED MatchView = 0
+	// Every component with its weight and contribution, and its strongest
+	// pieces of evidence (at most five per component); the rest are counted
+	// in omitted_matches and omitted_points. For lists.
+	MatchView_MATCH_VIEW_BASIC MatchView = 1
+	// Every piece of evidence. For an audit of one ranking.
+	MatchView_MATCH_VIEW_FULL MatchView = 2
+)
+
+// Enum value maps for MatchView.
+var (
+	MatchView_name = map[int32]string{
+		0: "MATCH_VIEW_UNSPECIFIED",
+		1: "MATCH_VIEW_BASIC",
+		2: "MATCH_VIEW_FULL",
+	}
+	MatchView_value = map[string]int32{
+		"MATCH_VIEW_UNSPECIFIED": 0,
+		"MATCH_VIEW_BASIC":       1,
+		"MATCH_VIEW_FULL":        2,
+	}
+)
+
+func (x MatchView) Enum() *MatchView {
+	p := new(MatchView)
+	*p = x
+	return p
+}
+
+func (x MatchView) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MatchView) Descriptor() protoreflect.EnumDescriptor {
+	return file_govmatch_matching_v1_matching_proto_enumTypes[0].Descriptor()
+}
+
+func (MatchView) Type() protoreflect.EnumType {
+	return &file_govmatch_matching_v1_matching_proto_enumTypes[0]
+}
+
+func (x MatchView) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MatchView.Descriptor instead.
+func (MatchView) EnumDescriptor() ([]byte, []int) {
+	return file_govmatch_matching_v1_matching_proto_rawDescGZIP(), []int{0}
+}
+
 // Match is one ranked result with the reason for its rank.
 type Match struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -208,7 +263,14 @@ type Component struct {
 	// The points the component contributes: effective_weight × value.
 	Contribution float64 `protobuf:"fixed64,5,opt,name=contribution,proto3" json:"contribution,omitempty"`
 	// The evidence, each piece with its share of the contribution.
-	Matches       []*Evidence `protobuf:"bytes,6,rep,name=matches,proto3" json:"matches,omitempty"`
+	Matches []*Evidence `protobuf:"bytes,6,rep,name=matches,proto3" json:"matches,omitempty"`
+	// In the basic view, how many pieces of evidence were left out of
+	// matches (the weakest), and the points they add up to: contribution is
+	// the sum of the listed matches' points and omitted_points. Zero in the
+	// full view.
+	OmittedMatches int32 `protobuf:"varint,7,opt,name=omitted_matches,json=omittedMatches,proto3" json:"omitted_matches,omitempty"`
+	// The points of the evidence left out of matches.
+	OmittedPoints float64 `protobuf:"fixed64,8,opt,name=omitted_points,json=omittedPoints,proto3" json:"omitted_points,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -283,6 +345,20 @@ func (x *Component) GetMatches() []*Evidence {
 		return x.Matches
 	}
 	return nil
+}
+
+func (x *Component) GetOmittedMatches() int32 {
+	if x != nil {
+		return x.OmittedMatches
+	}
+	return 0
+}
+
+func (x *Component) GetOmittedPoints() float64 {
+	if x != nil {
+		return x.OmittedPoints
+	}
+	return 0
 }
 
 // Evidence is one thing the query asked for and what the result offered for
@@ -467,7 +543,9 @@ type ListNeedMatchesRequest struct {
 	// the same between pages.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Restricts the vendors.
-	Filter        *MatchFilter `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	Filter *MatchFilter `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// How much of each explanation to return; the basic view by default.
+	View          MatchView `protobuf:"varint,5,opt,name=view,proto3,enum=govmatch.matching.v1.MatchView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -528,6 +606,13 @@ func (x *ListNeedMatchesRequest) GetFilter() *MatchFilter {
 		return x.Filter
 	}
 	return nil
+}
+
+func (x *ListNeedMatchesRequest) GetView() MatchView {
+	if x != nil {
+		return x.View
+	}
+	return MatchView_MATCH_VIEW_UNSPECIFIED
 }
 
 // Exclusion says how many vendors a must-have requirement left out.
@@ -680,7 +765,9 @@ type ListVendorMatchesRequest struct {
 	// the same between pages.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Restricts the needs; only regions applies.
-	Filter        *MatchFilter `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	Filter *MatchFilter `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// How much of each explanation to return; the basic view by default.
+	View          MatchView `protobuf:"varint,5,opt,name=view,proto3,enum=govmatch.matching.v1.MatchView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -741,6 +828,13 @@ func (x *ListVendorMatchesRequest) GetFilter() *MatchFilter {
 		return x.Filter
 	}
 	return nil
+}
+
+func (x *ListVendorMatchesRequest) GetView() MatchView {
+	if x != nil {
+		return x.View
+	}
+	return MatchView_MATCH_VIEW_UNSPECIFIED
 }
 
 // Response of MatchingService.ListVendorMatches.
@@ -821,7 +915,9 @@ type PreviewMatchesRequest struct {
 	// the same between pages.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Restricts the vendors.
-	Filter        *MatchFilter `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	Filter *MatchFilter `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// How much of each explanation to return; the basic view by default.
+	View          MatchView `protobuf:"varint,5,opt,name=view,proto3,enum=govmatch.matching.v1.MatchView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -882,6 +978,13 @@ func (x *PreviewMatchesRequest) GetFilter() *MatchFilter {
 		return x.Filter
 	}
 	return nil
+}
+
+func (x *PreviewMatchesRequest) GetView() MatchView {
+	if x != nil {
+		return x.View
+	}
+	return MatchView_MATCH_VIEW_UNSPECIFIED
 }
 
 // Response of MatchingService.PreviewMatches.
@@ -977,7 +1080,9 @@ type ListSimilarNeedsRequest struct {
 	// the same between pages.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Restricts the needs; only regions applies.
-	Filter        *MatchFilter `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	Filter *MatchFilter `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// How much of each explanation to return; the basic view by default.
+	View          MatchView `protobuf:"varint,5,opt,name=view,proto3,enum=govmatch.matching.v1.MatchView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1038,6 +1143,13 @@ func (x *ListSimilarNeedsRequest) GetFilter() *MatchFilter {
 		return x.Filter
 	}
 	return nil
+}
+
+func (x *ListSimilarNeedsRequest) GetView() MatchView {
+	if x != nil {
+		return x.View
+	}
+	return MatchView_MATCH_VIEW_UNSPECIFIED
 }
 
 // Response of MatchingService.ListSimilarNeeds.
@@ -1122,14 +1234,16 @@ const file_govmatch_matching_v1_matching_proto_rawDesc = "" +
 	"\blanguage\x18\x02 \x01(\tR\blanguage\x12?\n" +
 	"\n" +
 	"components\x18\x03 \x03(\v2\x1f.govmatch.matching.v1.ComponentR\n" +
-	"components\"\xd6\x01\n" +
+	"components\"\xa6\x02\n" +
 	"\tComponent\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06weight\x18\x02 \x01(\x01R\x06weight\x12)\n" +
 	"\x10effective_weight\x18\x03 \x01(\x01R\x0feffectiveWeight\x12\x14\n" +
 	"\x05value\x18\x04 \x01(\x01R\x05value\x12\"\n" +
 	"\fcontribution\x18\x05 \x01(\x01R\fcontribution\x128\n" +
-	"\amatches\x18\x06 \x03(\v2\x1e.govmatch.matching.v1.EvidenceR\amatches\"\xac\x01\n" +
+	"\amatches\x18\x06 \x03(\v2\x1e.govmatch.matching.v1.EvidenceR\amatches\x12'\n" +
+	"\x0fomitted_matches\x18\a \x01(\x05R\x0eomittedMatches\x12%\n" +
+	"\x0eomitted_points\x18\b \x01(\x01R\romittedPoints\"\xac\x01\n" +
 	"\bEvidence\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1f\n" +
 	"\vquery_value\x18\x02 \x01(\tR\n" +
@@ -1143,14 +1257,15 @@ const file_govmatch_matching_v1_matching_proto_rawDesc = "" +
 	"\aregions\x18\x02 \x03(\tR\aregions\x12\x1f\n" +
 	"\vopen_source\x18\x03 \x01(\bR\n" +
 	"openSource\x12&\n" +
-	"\x0ecertifications\x18\x04 \x03(\tR\x0ecertifications\"\xbd\x01\n" +
+	"\x0ecertifications\x18\x04 \x03(\tR\x0ecertifications\"\xf2\x01\n" +
 	"\x16ListNeedMatchesRequest\x12,\n" +
 	"\x04need\x18\x01 \x01(\tB\x18\xe0A\x02\xfaA\x12\n" +
 	"\x10govmatch.eu/NeedR\x04need\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x129\n" +
-	"\x06filter\x18\x04 \x01(\v2!.govmatch.matching.v1.MatchFilterR\x06filter\"p\n" +
+	"\x06filter\x18\x04 \x01(\v2!.govmatch.matching.v1.MatchFilterR\x06filter\x123\n" +
+	"\x04view\x18\x05 \x01(\x0e2\x1f.govmatch.matching.v1.MatchViewR\x04view\"p\n" +
 	"\tExclusion\x12@\n" +
 	"\vrequirement\x18\x01 \x01(\v2\x1e.govmatch.needs.v1.RequirementR\vrequirement\x12!\n" +
 	"\fvendor_count\x18\x02 \x01(\x05R\vvendorCount\"\x85\x02\n" +
@@ -1159,41 +1274,48 @@ const file_govmatch_matching_v1_matching_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12'\n" +
 	"\x0fweights_version\x18\x03 \x01(\tR\x0eweightsVersion\x12;\n" +
 	"\bexcluded\x18\x04 \x03(\v2\x1f.govmatch.matching.v1.ExclusionR\bexcluded\x12%\n" +
-	"\x0eexcluded_total\x18\x05 \x01(\x05R\rexcludedTotal\"\xc5\x01\n" +
+	"\x0eexcluded_total\x18\x05 \x01(\x05R\rexcludedTotal\"\xfa\x01\n" +
 	"\x18ListVendorMatchesRequest\x122\n" +
 	"\x06vendor\x18\x01 \x01(\tB\x1a\xe0A\x02\xfaA\x14\n" +
 	"\x12govmatch.eu/VendorR\x06vendor\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x129\n" +
-	"\x06filter\x18\x04 \x01(\v2!.govmatch.matching.v1.MatchFilterR\x06filter\"\xa3\x01\n" +
+	"\x06filter\x18\x04 \x01(\v2!.govmatch.matching.v1.MatchFilterR\x06filter\x123\n" +
+	"\x04view\x18\x05 \x01(\x0e2\x1f.govmatch.matching.v1.MatchViewR\x04view\"\xa3\x01\n" +
 	"\x19ListVendorMatchesResponse\x125\n" +
 	"\amatches\x18\x01 \x03(\v2\x1b.govmatch.matching.v1.MatchR\amatches\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12'\n" +
-	"\x0fweights_version\x18\x03 \x01(\tR\x0eweightsVersion\"\xc0\x01\n" +
+	"\x0fweights_version\x18\x03 \x01(\tR\x0eweightsVersion\"\xf5\x01\n" +
 	"\x15PreviewMatchesRequest\x120\n" +
 	"\x04need\x18\x01 \x01(\v2\x17.govmatch.needs.v1.NeedB\x03\xe0A\x02R\x04need\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x129\n" +
-	"\x06filter\x18\x04 \x01(\v2!.govmatch.matching.v1.MatchFilterR\x06filter\"\x84\x02\n" +
+	"\x06filter\x18\x04 \x01(\v2!.govmatch.matching.v1.MatchFilterR\x06filter\x123\n" +
+	"\x04view\x18\x05 \x01(\x0e2\x1f.govmatch.matching.v1.MatchViewR\x04view\"\x84\x02\n" +
 	"\x16PreviewMatchesResponse\x125\n" +
 	"\amatches\x18\x01 \x03(\v2\x1b.govmatch.matching.v1.MatchR\amatches\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12'\n" +
 	"\x0fweights_version\x18\x03 \x01(\tR\x0eweightsVersion\x12;\n" +
 	"\bexcluded\x18\x04 \x03(\v2\x1f.govmatch.matching.v1.ExclusionR\bexcluded\x12%\n" +
-	"\x0eexcluded_total\x18\x05 \x01(\x05R\rexcludedTotal\"\xbe\x01\n" +
+	"\x0eexcluded_total\x18\x05 \x01(\x05R\rexcludedTotal\"\xf3\x01\n" +
 	"\x17ListSimilarNeedsRequest\x12,\n" +
 	"\x04need\x18\x01 \x01(\tB\x18\xe0A\x02\xfaA\x12\n" +
 	"\x10govmatch.eu/NeedR\x04need\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x129\n" +
-	"\x06filter\x18\x04 \x01(\v2!.govmatch.matching.v1.MatchFilterR\x06filter\"\xa2\x01\n" +
+	"\x06filter\x18\x04 \x01(\v2!.govmatch.matching.v1.MatchFilterR\x06filter\x123\n" +
+	"\x04view\x18\x05 \x01(\x0e2\x1f.govmatch.matching.v1.MatchViewR\x04view\"\xa2\x01\n" +
 	"\x18ListSimilarNeedsResponse\x125\n" +
 	"\amatches\x18\x01 \x03(\v2\x1b.govmatch.matching.v1.MatchR\amatches\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12'\n" +
-	"\x0fweights_version\x18\x03 \x01(\tR\x0eweightsVersion2\xf0\x04\n" +
+	"\x0fweights_version\x18\x03 \x01(\tR\x0eweightsVersion*R\n" +
+	"\tMatchView\x12\x1a\n" +
+	"\x16MATCH_VIEW_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10MATCH_VIEW_BASIC\x10\x01\x12\x13\n" +
+	"\x0fMATCH_VIEW_FULL\x10\x022\xf0\x04\n" +
 	"\x0fMatchingService\x12\x92\x01\n" +
 	"\x0fListNeedMatches\x12,.govmatch.matching.v1.ListNeedMatchesRequest\x1a-.govmatch.matching.v1.ListNeedMatchesResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/{need=needs/*}/matches\x12\x9c\x01\n" +
 	"\x11ListVendorMatches\x12..govmatch.matching.v1.ListVendorMatchesRequest\x1a/.govmatch.matching.v1.ListVendorMatchesResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{vendor=vendors/*}/matches\x12\x8b\x01\n" +
@@ -1212,56 +1334,62 @@ func file_govmatch_matching_v1_matching_proto_rawDescGZIP() []byte {
 	return file_govmatch_matching_v1_matching_proto_rawDescData
 }
 
+var file_govmatch_matching_v1_matching_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_govmatch_matching_v1_matching_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_govmatch_matching_v1_matching_proto_goTypes = []any{
-	(*Match)(nil),                     // 0: govmatch.matching.v1.Match
-	(*Explanation)(nil),               // 1: govmatch.matching.v1.Explanation
-	(*Component)(nil),                 // 2: govmatch.matching.v1.Component
-	(*Evidence)(nil),                  // 3: govmatch.matching.v1.Evidence
-	(*MatchFilter)(nil),               // 4: govmatch.matching.v1.MatchFilter
-	(*ListNeedMatchesRequest)(nil),    // 5: govmatch.matching.v1.ListNeedMatchesRequest
-	(*Exclusion)(nil),                 // 6: govmatch.matching.v1.Exclusion
-	(*ListNeedMatchesResponse)(nil),   // 7: govmatch.matching.v1.ListNeedMatchesResponse
-	(*ListVendorMatchesRequest)(nil),  // 8: govmatch.matching.v1.ListVendorMatchesRequest
-	(*ListVendorMatchesResponse)(nil), // 9: govmatch.matching.v1.ListVendorMatchesResponse
-	(*PreviewMatchesRequest)(nil),     // 10: govmatch.matching.v1.PreviewMatchesRequest
-	(*PreviewMatchesResponse)(nil),    // 11: govmatch.matching.v1.PreviewMatchesResponse
-	(*ListSimilarNeedsRequest)(nil),   // 12: govmatch.matching.v1.ListSimilarNeedsRequest
-	(*ListSimilarNeedsResponse)(nil),  // 13: govmatch.matching.v1.ListSimilarNeedsResponse
-	(v1.Vendor_Kind)(0),               // 14: govmatch.vendors.v1.Vendor.Kind
-	(*v11.Requirement)(nil),           // 15: govmatch.needs.v1.Requirement
-	(*v11.Need)(nil),                  // 16: govmatch.needs.v1.Need
+	(MatchView)(0),                    // 0: govmatch.matching.v1.MatchView
+	(*Match)(nil),                     // 1: govmatch.matching.v1.Match
+	(*Explanation)(nil),               // 2: govmatch.matching.v1.Explanation
+	(*Component)(nil),                 // 3: govmatch.matching.v1.Component
+	(*Evidence)(nil),                  // 4: govmatch.matching.v1.Evidence
+	(*MatchFilter)(nil),               // 5: govmatch.matching.v1.MatchFilter
+	(*ListNeedMatchesRequest)(nil),    // 6: govmatch.matching.v1.ListNeedMatchesRequest
+	(*Exclusion)(nil),                 // 7: govmatch.matching.v1.Exclusion
+	(*ListNeedMatchesResponse)(nil),   // 8: govmatch.matching.v1.ListNeedMatchesResponse
+	(*ListVendorMatchesRequest)(nil),  // 9: govmatch.matching.v1.ListVendorMatchesRequest
+	(*ListVendorMatchesResponse)(nil), // 10: govmatch.matching.v1.ListVendorMatchesResponse
+	(*PreviewMatchesRequest)(nil),     // 11: govmatch.matching.v1.PreviewMatchesRequest
+	(*PreviewMatchesResponse)(nil),    // 12: govmatch.matching.v1.PreviewMatchesResponse
+	(*ListSimilarNeedsRequest)(nil),   // 13: govmatch.matching.v1.ListSimilarNeedsRequest
+	(*ListSimilarNeedsResponse)(nil),  // 14: govmatch.matching.v1.ListSimilarNeedsResponse
+	(v1.Vendor_Kind)(0),               // 15: govmatch.vendors.v1.Vendor.Kind
+	(*v11.Requirement)(nil),           // 16: govmatch.needs.v1.Requirement
+	(*v11.Need)(nil),                  // 17: govmatch.needs.v1.Need
 }
 var file_govmatch_matching_v1_matching_proto_depIdxs = []int32{
-	1,  // 0: govmatch.matching.v1.Match.explanation:type_name -> govmatch.matching.v1.Explanation
-	2,  // 1: govmatch.matching.v1.Explanation.components:type_name -> govmatch.matching.v1.Component
-	3,  // 2: govmatch.matching.v1.Component.matches:type_name -> govmatch.matching.v1.Evidence
-	14, // 3: govmatch.matching.v1.MatchFilter.vendor_kinds:type_name -> govmatch.vendors.v1.Vendor.Kind
-	4,  // 4: govmatch.matching.v1.ListNeedMatchesRequest.filter:type_name -> govmatch.matching.v1.MatchFilter
-	15, // 5: govmatch.matching.v1.Exclusion.requirement:type_name -> govmatch.needs.v1.Requirement
-	0,  // 6: govmatch.matching.v1.ListNeedMatchesResponse.matches:type_name -> govmatch.matching.v1.Match
-	6,  // 7: govmatch.matching.v1.ListNeedMatchesResponse.excluded:type_name -> govmatch.matching.v1.Exclusion
-	4,  // 8: govmatch.matching.v1.ListVendorMatchesRequest.filter:type_name -> govmatch.matching.v1.MatchFilter
-	0,  // 9: govmatch.matching.v1.ListVendorMatchesResponse.matches:type_name -> govmatch.matching.v1.Match
-	16, // 10: govmatch.matching.v1.PreviewMatchesRequest.need:type_name -> govmatch.needs.v1.Need
-	4,  // 11: govmatch.matching.v1.PreviewMatchesRequest.filter:type_name -> govmatch.matching.v1.MatchFilter
-	0,  // 12: govmatch.matching.v1.PreviewMatchesResponse.matches:type_name -> govmatch.matching.v1.Match
-	6,  // 13: govmatch.matching.v1.PreviewMatchesResponse.excluded:type_name -> govmatch.matching.v1.Exclusion
-	4,  // 14: govmatch.matching.v1.ListSimilarNeedsRequest.filter:type_name -> govmatch.matching.v1.MatchFilter
-	0,  // 15: govmatch.matching.v1.ListSimilarNeedsResponse.matches:type_name -> govmatch.matching.v1.Match
-	5,  // 16: govmatch.matching.v1.MatchingService.ListNeedMatches:input_type -> govmatch.matching.v1.ListNeedMatchesRequest
-	8,  // 17: govmatch.matching.v1.MatchingService.ListVendorMatches:input_type -> govmatch.matching.v1.ListVendorMatchesRequest
-	10, // 18: govmatch.matching.v1.MatchingService.PreviewMatches:input_type -> govmatch.matching.v1.PreviewMatchesRequest
-	12, // 19: govmatch.matching.v1.MatchingService.ListSimilarNeeds:input_type -> govmatch.matching.v1.ListSimilarNeedsRequest
-	7,  // 20: govmatch.matching.v1.MatchingService.ListNeedMatches:output_type -> govmatch.matching.v1.ListNeedMatchesResponse
-	9,  // 21: govmatch.matching.v1.MatchingService.ListVendorMatches:output_type -> govmatch.matching.v1.ListVendorMatchesResponse
-	11, // 22: govmatch.matching.v1.MatchingService.PreviewMatches:output_type -> govmatch.matching.v1.PreviewMatchesResponse
-	13, // 23: govmatch.matching.v1.MatchingService.ListSimilarNeeds:output_type -> govmatch.matching.v1.ListSimilarNeedsResponse
-	20, // [20:24] is the sub-list for method output_type
-	16, // [16:20] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	2,  // 0: govmatch.matching.v1.Match.explanation:type_name -> govmatch.matching.v1.Explanation
+	3,  // 1: govmatch.matching.v1.Explanation.components:type_name -> govmatch.matching.v1.Component
+	4,  // 2: govmatch.matching.v1.Component.matches:type_name -> govmatch.matching.v1.Evidence
+	15, // 3: govmatch.matching.v1.MatchFilter.vendor_kinds:type_name -> govmatch.vendors.v1.Vendor.Kind
+	5,  // 4: govmatch.matching.v1.ListNeedMatchesRequest.filter:type_name -> govmatch.matching.v1.MatchFilter
+	0,  // 5: govmatch.matching.v1.ListNeedMatchesRequest.view:type_name -> govmatch.matching.v1.MatchView
+	16, // 6: govmatch.matching.v1.Exclusion.requirement:type_name -> govmatch.needs.v1.Requirement
+	1,  // 7: govmatch.matching.v1.ListNeedMatchesResponse.matches:type_name -> govmatch.matching.v1.Match
+	7,  // 8: govmatch.matching.v1.ListNeedMatchesResponse.excluded:type_name -> govmatch.matching.v1.Exclusion
+	5,  // 9: govmatch.matching.v1.ListVendorMatchesRequest.filter:type_name -> govmatch.matching.v1.MatchFilter
+	0,  // 10: govmatch.matching.v1.ListVendorMatchesRequest.view:type_name -> govmatch.matching.v1.MatchView
+	1,  // 11: govmatch.matching.v1.ListVendorMatchesResponse.matches:type_name -> govmatch.matching.v1.Match
+	17, // 12: govmatch.matching.v1.PreviewMatchesRequest.need:type_name -> govmatch.needs.v1.Need
+	5,  // 13: govmatch.matching.v1.PreviewMatchesRequest.filter:type_name -> govmatch.matching.v1.MatchFilter
+	0,  // 14: govmatch.matching.v1.PreviewMatchesRequest.view:type_name -> govmatch.matching.v1.MatchView
+	1,  // 15: govmatch.matching.v1.PreviewMatchesResponse.matches:type_name -> govmatch.matching.v1.Match
+	7,  // 16: govmatch.matching.v1.PreviewMatchesResponse.excluded:type_name -> govmatch.matching.v1.Exclusion
+	5,  // 17: govmatch.matching.v1.ListSimilarNeedsRequest.filter:type_name -> govmatch.matching.v1.MatchFilter
+	0,  // 18: govmatch.matching.v1.ListSimilarNeedsRequest.view:type_name -> govmatch.matching.v1.MatchView
+	1,  // 19: govmatch.matching.v1.ListSimilarNeedsResponse.matches:type_name -> govmatch.matching.v1.Match
+	6,  // 20: govmatch.matching.v1.MatchingService.ListNeedMatches:input_type -> govmatch.matching.v1.ListNeedMatchesRequest
+	9,  // 21: govmatch.matching.v1.MatchingService.ListVendorMatches:input_type -> govmatch.matching.v1.ListVendorMatchesRequest
+	11, // 22: govmatch.matching.v1.MatchingService.PreviewMatches:input_type -> govmatch.matching.v1.PreviewMatchesRequest
+	13, // 23: govmatch.matching.v1.MatchingService.ListSimilarNeeds:input_type -> govmatch.matching.v1.ListSimilarNeedsRequest
+	8,  // 24: govmatch.matching.v1.MatchingService.ListNeedMatches:output_type -> govmatch.matching.v1.ListNeedMatchesResponse
+	10, // 25: govmatch.matching.v1.MatchingService.ListVendorMatches:output_type -> govmatch.matching.v1.ListVendorMatchesResponse
+	12, // 26: govmatch.matching.v1.MatchingService.PreviewMatches:output_type -> govmatch.matching.v1.PreviewMatchesResponse
+	14, // 27: govmatch.matching.v1.MatchingService.ListSimilarNeeds:output_type -> govmatch.matching.v1.ListSimilarNeedsResponse
+	24, // [24:28] is the sub-list for method output_type
+	20, // [20:24] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_govmatch_matching_v1_matching_proto_init() }
@@ -1278,13 +1406,14 @@ func file_govmatch_matching_v1_matching_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_govmatch_matching_v1_matching_proto_rawDesc), len(file_govmatch_matching_v1_matching_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_govmatch_matching_v1_matching_proto_goTypes,
 		DependencyIndexes: file_govmatch_matching_v1_matching_proto_depIdxs,
+		EnumInfos:         file_govmatch_matching_v1_matching_proto_enumTypes,
 		MessageInfos:      file_govmatch_matching_v1_matching_proto_msgTypes,
 	}.Build()
 	File_govmatch_matching_v1_matching_proto = out.File

@@ -121,6 +121,7 @@ func startSystem(ctx context.Context, rm *readmodel.Model, store matchcache.Stor
 		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(verifier)),
 		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor(verifier)))
 	matchingv1.RegisterMatchingServiceServer(srv.Server, grpcserver.New(cache))
+	vendorsv1.RegisterVendorsServiceServer(srv.Server, trivialVendors{})
 	glis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -287,12 +288,30 @@ func cachedLoad(ctx context.Context, c config, client *http.Client, base string)
 	return l, nil
 }
 
-// trivialLoad measures the reference: the gateway's /healthz, which
-// answers "ok" without a backend, under the same load.
-func trivialLoad(ctx context.Context, c config, client *http.Client, base string) (Load, error) {
-	l := load(ctx, client, base, c.Clients, c.Duration, func(*rand.Rand) string { return "/healthz" })
+// trivialVendors answers GetVendor with a constant small vendor: the
+// trivial API endpoint, which costs what every API request costs (HTTP,
+// the gateway, gRPC with govmatch's interceptors, JSON) and nothing more.
+type trivialVendors struct {
+	vendorsv1.UnimplementedVendorsServiceServer
+}
+
+func (trivialVendors) GetVendor(_ context.Context, req *vendorsv1.GetVendorRequest) (*vendorsv1.Vendor, error) {
+	return &vendorsv1.Vendor{Name: req.GetName(), DisplayName: "Trivial GmbH", Etag: "1"}, nil
+}
+
+// Paths of the two references.
+const (
+	trivialAPIPath = "/v1/vendors/trivial"
+	healthzPath    = "/healthz"
+)
+
+// trivialLoad measures a reference under the same load: path is the
+// trivial API endpoint or the gateway's /healthz, which answers "ok"
+// without a backend.
+func trivialLoad(ctx context.Context, c config, client *http.Client, base, path string) (Load, error) {
+	l := load(ctx, client, base, c.Clients, c.Duration, func(*rand.Rand) string { return path })
 	if l.Errors > 0 {
-		return l, fmt.Errorf("%d /healthz requests failed", l.Errors)
+		return l, fmt.Errorf("%d %s requests failed", l.Errors, path)
 	}
 	return l, nil
 }
@@ -320,7 +339,10 @@ func systemFigures(ctx context.Context, c config, vendors []score.Vendor, needs 
 	if f.CachedREST, err = cachedLoad(ctx, c, client, sys.base); err != nil {
 		return err
 	}
-	if f.TrivialREST, err = trivialLoad(ctx, c, client, sys.base); err != nil {
+	if f.TrivialREST, err = trivialLoad(ctx, c, client, sys.base, trivialAPIPath); err != nil {
+		return err
+	}
+	if f.HealthzREST, err = trivialLoad(ctx, c, client, sys.base, healthzPath); err != nil {
 		return err
 	}
 	if f.CachedCall, err = callLoad(ctx, c, sys.cache, c.Duration/5); err != nil {
@@ -328,6 +350,9 @@ func systemFigures(ctx context.Context, c config, vendors []score.Vendor, needs 
 	}
 	if f.TrivialREST.RPS > 0 {
 		f.CachedToTrivial = f.CachedREST.RPS / f.TrivialREST.RPS
+	}
+	if f.HealthzREST.RPS > 0 {
+		f.CachedToHealthz = f.CachedREST.RPS / f.HealthzREST.RPS
 	}
 
 	if c.RedisURL == "" {
