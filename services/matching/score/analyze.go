@@ -1,6 +1,7 @@
 package score
 
 import (
+	"regexp"
 	"strings"
 	"sync"
 	"unicode"
@@ -271,4 +272,33 @@ var commonWordsDE = []string{
 
 func newAnalyzer() *analyzer {
 	return &analyzer{dict: cpvDictionary()}
+}
+
+// sentenceEnd matches where a sentence ends: a full stop, question or
+// exclamation mark, colon or semicolon before white space, or a line break.
+var sentenceEnd = regexp.MustCompile(`[.!?;:]\s+|\n+`)
+
+// dedupeSentences drops the sentences of text that repeat an earlier one
+// word for word (ignoring case and punctuation). A profile made of the
+// contracts a vendor won repeats the same notice for every lot of one
+// framework; a repetition says nothing new about what the vendor does, but
+// would multiply the profile's length and with it BM25's length penalty.
+func dedupeSentences(text string) string {
+	seen := make(map[string]bool)
+	var b strings.Builder
+	last := 0
+	emit := func(s string) {
+		key := strings.Join(words(s), " ")
+		if key != "" && seen[key] {
+			return
+		}
+		seen[key] = true
+		b.WriteString(s)
+	}
+	for _, m := range sentenceEnd.FindAllStringIndex(text, -1) {
+		emit(text[last:m[1]])
+		last = m[1]
+	}
+	emit(text[last:])
+	return b.String()
 }

@@ -115,12 +115,32 @@ const (
 	fieldCapabilities
 	fieldDescription
 	fieldFacts
+	// fieldCPV holds the labels of the vendor's CPV codes, in the language
+	// of its profile: the words of the codes it chose to describe itself.
+	fieldCPV
 	numFields
 )
 
+// Field groups of BM25F's length normalisation: the short fields that
+// label what a vendor is (name, capabilities, product facts) and the long
+// description. A word in a three-word name is not diluted by a long
+// description, nor a description's word by a long list of capabilities.
+const (
+	groupLabels = iota
+	groupDescription
+	numGroups
+)
+
+// fieldGroup is the group of each field.
+var fieldGroup = [numFields]int{
+	fieldName: groupLabels, fieldCapabilities: groupLabels,
+	fieldDescription: groupDescription, fieldFacts: groupLabels,
+	fieldCPV: groupLabels,
+}
+
 type posting struct {
 	doc int32
-	tf  float32 // field-weighted term frequency
+	tf  [numGroups]float32 // field-weighted term frequency by group
 }
 
 // doc is what the index keeps of a vendor: enough to score and explain,
@@ -161,8 +181,8 @@ type Index struct {
 	factPost   map[string][]int32
 	fieldTot   [numFields]int64
 	n          int
-	// dl is the field-weighted length of each document, by number.
-	dl []float64
+	// dl is the field-weighted length of each document's groups, by number.
+	dl [][numGroups]float64
 	// queryWords memoises the analyses of query words that depend on the
 	// vocabulary (see prepare).
 	queryWords wordCache
@@ -234,11 +254,12 @@ func (x *Index) Add(v Vendor) error {
 
 	fields := [numFields]string{
 		fieldName: v.Name, fieldCapabilities: strings.Join(v.Capabilities, ". "),
-		fieldDescription: v.Description, fieldFacts: strings.Join(factText, ". "),
+		fieldDescription: dedupeSentences(v.Description), fieldFacts: strings.Join(factText, ". "),
 	}
 	lang := DetectLanguage(strings.Join(fields[:], " "), German)
-	fw := [numFields]float64{x.w.FieldName, x.w.FieldCapabilities, x.w.FieldDescription, x.w.FieldFacts}
-	tf := make(map[string]float64)
+	fields[fieldCPV] = cpvLabelText(v.CPVCodes, lang)
+	fw := x.fieldWeights()
+	tf := make(map[string][numGroups]float64)
 	all := make(map[string]float64)
 	for f, text := range fields {
 		for _, t := range x.an.analyze(text, lang, nil) {
@@ -248,8 +269,14 @@ func (x *Index) Add(v Vendor) error {
 			} else {
 				d.lens[f]++
 			}
-			tf[t.stem] += wt
-			all[t.stem]++
+			g := tf[t.stem]
+			g[fieldGroup[f]] += wt
+			tf[t.stem] = g
+			if f != fieldCPV {
+				// Codes are inferred from the vendor's own words,
+				// not from the labels of the codes it states.
+				all[t.stem]++
+			}
 			if f == fieldCapabilities {
 				d.caps[t.stem] = true
 			}
@@ -267,7 +294,7 @@ func (x *Index) Add(v Vendor) error {
 	} else {
 		di = int32(len(x.docs))
 		x.docs = append(x.docs, d)
-		x.dl = append(x.dl, 0)
+		x.dl = append(x.dl, [numGroups]float64{})
 	}
 	x.dl[di] = x.docLen(d)
 	x.byID[v.ID] = di
@@ -287,7 +314,8 @@ func (x *Index) Add(v Vendor) error {
 		if at > 0 && p[at-1].doc > di {
 			at, _ = slices.BinarySearchFunc(p, di, func(p posting, di int32) int { return cmp.Compare(p.doc, di) })
 		}
-		x.postings[id] = slices.Insert(p, at, posting{doc: di, tf: float32(tf[s])})
+		g := tf[s]
+		x.postings[id] = slices.Insert(p, at, posting{doc: di, tf: [numGroups]float32{float32(g[0]), float32(g[1])}})
 		d.terms = append(d.terms, id)
 		if d.caps[s] {
 			x.capPost[id] = append(x.capPost[id], di)
@@ -417,9 +445,12 @@ type query struct {
 	applies       map[string]bool
 	eff           map[string]float64
 	nominal       []nominalWeight
-	avgdl         float64
-	needCaps      [][]token
-	factKeys      []string // the need's fact keys, sorted
+	// avgdl is the mean field-weighted length of each group, and b the
+	// length normalisation of each.
+	avgdl    [numGroups]float64
+	b        [numGroups]float64
+	needCaps [][]token
+	factKeys []string // the need's fact keys, sorted
 }
 
 // prepare analyses need. It reports false when no component applies. The
@@ -475,6 +506,13 @@ func (x *Index) prepare(need Need, f Filters) (*query, bool, error) {
 		}
 	}
 	q.needInferred = labelIndex()[q.lang].infer(all, &x.w)
+	for _, t := range x.an.analyzeCached(cpvLabelText(need.CPVCodes, q.lang), q.lang, inVocab, &x.queryWords) {
+		wt := x.w.QueryCPVLabel
+		if t.part {
+			wt *= x.w.CompoundPart
+		}
+		qw[t.stem] += wt
+	}
 	q.needAll = append(slices.Clone(q.needCPV), q.needInferred...)
 
 	n := float64(x.n)
@@ -530,8 +568,9 @@ func (x *Index) prepare(need Need, f Filters) (*query, bool, error) {
 	}
 	fw := x.fieldWeights()
 	for fi := range numFields {
-		q.avgdl += fw[fi] * avg[fi]
+		q.avgdl[fieldGroup[fi]] += fw[fi] * avg[fi]
 	}
+	q.b = [numGroups]float64{groupLabels: x.w.BLabels, groupDescription: x.w.B}
 	q.needCaps = make([][]token, len(need.Capabilities))
 	for i, c := range need.Capabilities {
 		q.needCaps[i] = x.an.analyze(c, q.lang, nil)
@@ -541,28 +580,61 @@ func (x *Index) prepare(need Need, f Filters) (*query, bool, error) {
 }
 
 func (x *Index) fieldWeights() [numFields]float64 {
-	return [numFields]float64{x.w.FieldName, x.w.FieldCapabilities, x.w.FieldDescription, x.w.FieldFacts}
+	return [numFields]float64{x.w.FieldName, x.w.FieldCapabilities, x.w.FieldDescription, x.w.FieldFacts, x.w.FieldCPV}
 }
 
-// docLen is d's field-weighted length.
-func (x *Index) docLen(d *doc) float64 {
+// cpvLabelText is the labels of codes in lang, one sentence each.
+func cpvLabelText(codes []string, lang Language) string {
+	var b strings.Builder
+	for _, c := range codes {
+		if l, ok := refdata.LookupCPV(c); ok {
+			name := l.NameEN
+			if lang == German {
+				name = l.NameDE
+			}
+			b.WriteString(name)
+			b.WriteString(". ")
+		}
+	}
+	return b.String()
+}
+
+// docLen is d's field-weighted length by group.
+func (x *Index) docLen(d *doc) [numGroups]float64 {
 	fw := x.fieldWeights()
-	var dl float64
+	var dl [numGroups]float64
 	for fi := range numFields {
-		dl += fw[fi] * float64(d.lens[fi])
+		dl[fieldGroup[fi]] += fw[fi] * float64(d.lens[fi])
 	}
 	return dl
 }
 
-// tf returns the field-weighted frequency of term id in document di; the
+// tf returns the field-weighted frequencies of term id in document di; the
 // postings are sorted by document.
-func (x *Index) tf(id, di int32) (float32, bool) {
+func (x *Index) tf(id, di int32) ([numGroups]float32, bool) {
 	p := x.postings[id]
 	i, ok := slices.BinarySearchFunc(p, di, func(p posting, di int32) int { return cmp.Compare(p.doc, di) })
 	if !ok {
-		return 0, false
+		return [numGroups]float32{}, false
 	}
 	return p[i].tf, true
+}
+
+// textValue is BM25F's value of one need term in a document with term
+// frequencies tf and group lengths dl, as a share of q.maxText: each
+// group's frequency normalised by the group's length, summed, then
+// saturated once (Robertson, Zaragoza & Taylor 2004), so a word met in the
+// name and the description counts more than in one, but not twice.
+func (x *Index) textValue(q *query, qt *queryTerm, tf [numGroups]float32, dl *[numGroups]float64) float64 {
+	var pseudo float64
+	for g := range numGroups {
+		if tf[g] != 0 {
+			pseudo += float64(tf[g]) / (1 - q.b[g] + q.b[g]*dl[g]/max(q.avgdl[g], 1e-9))
+		}
+	}
+	k1 := x.w.K1
+	sat := pseudo * (k1 + 1) / (pseudo + k1)
+	return qt.qw * qt.idf * sat / q.maxText
 }
 
 func stated(n, v weightedCode) bool { return n.conf == 1 && v.conf == 1 }
@@ -593,14 +665,15 @@ func (x *Index) explain(q *query, di int32) (Result, bool) {
 	}
 
 	// text
-	norm := x.w.K1 * (1 - x.w.B + x.w.B*x.docLen(d)/max(q.avgdl, 1e-9))
+	dl := x.dl[di]
 	var tm []Match
 	var tv float64
 	// The need's terms and the document's are both in the order of their
 	// stems, so one merge finds those they share, and only those need a
 	// search of their postings.
 	dt := d.terms
-	for _, qt := range q.qterms {
+	for i := range q.qterms {
+		qt := &q.qterms[i]
 		for len(dt) > 0 && x.terms[dt[0]] < qt.stem {
 			dt = dt[1:]
 		}
@@ -614,8 +687,7 @@ func (x *Index) explain(q *query, di int32) (Result, bool) {
 		if !ok {
 			continue
 		}
-		sat := float64(tf) * (x.w.K1 + 1) / (float64(tf) + norm)
-		v := qt.qw * qt.idf * sat / q.maxText
+		v := x.textValue(q, qt, tf, &dl)
 		tv += v
 		tm = append(tm, Match{Need: qt.stem, Vendor: qt.stem, Points: v * q.eff[ComponentText]})
 	}
@@ -790,13 +862,11 @@ func (x *Index) Rank(need Need, k int, f Filters) ([]Result, error) {
 	// Candidates, with their text points added up term by term in the
 	// order explain adds them.
 	effText := q.eff[ComponentText]
-	k1, b, avgdl := x.w.K1, x.w.B, max(q.avgdl, 1e-9)
-	for _, qt := range q.qterms {
+	for i := range q.qterms {
+		qt := &q.qterms[i]
 		for _, p := range x.postings[qt.id] {
 			s.addCandidate(p.doc)
-			norm := k1 * (1 - b + b*x.dl[p.doc]/avgdl)
-			sat := float64(p.tf) * (k1 + 1) / (float64(p.tf) + norm)
-			v := qt.qw * qt.idf * sat / q.maxText
+			v := x.textValue(q, qt, p.tf, &x.dl[p.doc])
 			s.textPts[p.doc] += v * effText
 		}
 	}
@@ -827,7 +897,9 @@ func (x *Index) Rank(need Need, k int, f Filters) ([]Result, error) {
 	s.top.reset(k)
 	end := int32(len(s.order))
 	for bk := numBuckets - 1; bk >= 0; bk-- {
-		from := s.bucketEnd[bk]
+		// Bucket bk spans order[bucketEnd[bk-1]:bucketEnd[bk]]; bucket 0
+		// starts at 0.
+		var from int32
 		if bk > 0 {
 			from = s.bucketEnd[bk-1]
 		}

@@ -52,8 +52,22 @@ type Weights struct {
 	// Field weights of BM25F: a vendor's name and stated capabilities say
 	// what it is, so a word there counts more than one in the long
 	// description; product facts are short attributes and count as much as
-	// the description.
+	// the description. Since 2026-11.1 the short fields are length-
+	// normalised apart from the description (see BLabels), so a name word
+	// is no longer diluted by a long description and its weight is what
+	// it says: 8 was chosen on the "tune" half of the evaluation needs
+	// (relevance.HalfOf) among 2, 3, 4, 6, 8 and confirmed on the "test"
+	// half (cmd/relevance -half).
 	FieldName, FieldCapabilities, FieldDescription, FieldFacts float64
+	// FieldCPV weighs the labels of a vendor's CPV codes (in its
+	// profile's language) as a field of their own, and QueryCPVLabel the
+	// labels of a need's codes as extra query words, relative to a word of
+	// the need's description: the bridge between the words of one side
+	// and the codes of the other. A label is the official vocabulary,
+	// not the writer's own words, so it counts as a description word on
+	// the vendor's side and as half of one on the need's (the need's own
+	// words state its problem; the label only names its category).
+	FieldCPV, QueryCPVLabel float64
 	// TitleBoost multiplies the weight of words in a need's title, which
 	// names the problem, over those in its description.
 	TitleBoost float64
@@ -65,6 +79,12 @@ type Weights struct {
 	// normalization, at the values the BM25 literature (Robertson &
 	// Zaragoza 2009) recommends as defaults.
 	K1, B float64
+	// BLabels is the length normalisation of the short fields that label
+	// a vendor (name, capabilities, product facts, CPV labels), which
+	// BM25F normalises apart from the description. It is the literature's
+	// default like B: labels vary in length (a bare name, a list of
+	// capabilities), and a word in a longer list says less.
+	BLabels float64
 
 	// Levels are the credit of a CPV match by the deepest level both codes
 	// share: [0] exact (the vendor's code is the need's or inside it),
@@ -82,7 +102,7 @@ type Weights struct {
 
 // DefaultWeights are the weights govmatch answers with.
 var DefaultWeights = Weights{
-	Version:           "2026-02.1",
+	Version:           "2026-11.1",
 	Text:              50,
 	CPV:               25,
 	CPVBridge:         5,
@@ -90,14 +110,17 @@ var DefaultWeights = Weights{
 	Certifications:    4,
 	Region:            4,
 	ProductFacts:      2,
-	FieldName:         2,
-	FieldCapabilities: 2,
+	FieldName:         8,
+	FieldCapabilities: 8,
 	FieldDescription:  1,
 	FieldFacts:        1,
+	FieldCPV:          1,
+	QueryCPVLabel:     0.5,
 	TitleBoost:        2,
 	CompoundPart:      0.5,
 	K1:                1.2,
 	B:                 0.75,
+	BLabels:           0.75,
 	Levels:            [5]float64{1, 0.8, 0.6, 0.4, 0.2},
 	BridgeCodes:       5,
 	BridgeMinShare:    0.5,
