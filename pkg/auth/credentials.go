@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/credentials"
@@ -42,23 +43,30 @@ const serviceTokenTTL = 10 * time.Minute
 // administrator may see (drafts, to rebuild an index) without a human's
 // token.
 func (d *DevIssuer) ServiceTokenSource(subject string) TokenSource {
-	type minted struct {
+	return cachedTokens(func() (string, error) {
+		return d.Mint(subject, "", []identity.Role{identity.RoleAdmin}, serviceTokenTTL)
+	})
+}
+
+// cachedTokens returns the token mint made last, and a new one from mint
+// once less than half of serviceTokenTTL is left.
+func cachedTokens(mint func() (string, error)) TokenSource {
+	var (
+		mu     sync.Mutex
 		token  string
 		expiry time.Time
-	}
-	cache := make(chan minted, 1)
-	cache <- minted{}
+	)
 	return func(context.Context) (string, error) {
-		m := <-cache
-		defer func() { cache <- m }()
-		if time.Until(m.expiry) > serviceTokenTTL/2 {
-			return m.token, nil
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Until(expiry) > serviceTokenTTL/2 {
+			return token, nil
 		}
-		tok, err := d.Mint(subject, "", []identity.Role{identity.RoleAdmin}, serviceTokenTTL)
+		tok, err := mint()
 		if err != nil {
 			return "", err
 		}
-		m = minted{token: tok, expiry: time.Now().Add(serviceTokenTTL)}
+		token, expiry = tok, time.Now().Add(serviceTokenTTL)
 		return tok, nil
 	}
 }

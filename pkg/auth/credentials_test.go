@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,12 +24,28 @@ func TestServiceTokenSourceMintsAdminTokens(t *testing.T) {
 	if p.Subject != "service:matching" || !p.IsAdmin() || p.Org != "" {
 		t.Errorf("principal = %+v, want admin service:matching without organisation", p)
 	}
+}
+
+// TestCachedTokensMintOnce counts the mints: two tokens minted within one
+// second are identical (deterministic signatures, whole-second claims),
+// so comparing tokens could not tell a cache from none.
+func TestCachedTokensMintOnce(t *testing.T) {
+	t.Parallel()
+	mints := 0
+	src := cachedTokens(func() (string, error) {
+		mints++
+		return fmt.Sprintf("token-%d", mints), nil
+	})
+	tok, err := src(context.Background())
+	if err != nil {
+		t.Fatalf("token: %v", err)
+	}
 	again, err := src(context.Background())
 	if err != nil {
 		t.Fatalf("second token: %v", err)
 	}
-	if again != tok {
-		t.Error("a fresh token was minted although the first one has most of its lifetime left")
+	if again != tok || mints != 1 {
+		t.Errorf("tokens %q then %q after %d mints: a fresh token was minted although the first one has most of its lifetime left", tok, again, mints)
 	}
 }
 

@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/govmatch/govmatch/pkg/breaker"
 )
 
 const (
@@ -27,9 +28,7 @@ const (
 	// it had failed recently. Any increase means limiting is per replica.
 	DegradedMetric = "govmatch.ratelimit.degraded"
 
-	// logInterval spaces the warnings of a long outage.
-	logInterval = time.Minute
-	scope       = "github.com/govmatch/govmatch/pkg/ratelimit"
+	scope = "github.com/govmatch/govmatch/pkg/ratelimit"
 )
 
 // FailOpen is a Limiter that asks a primary (Redis, shared by all replicas)
@@ -37,25 +36,14 @@ const (
 // fallback (Memory, this replica alone) instead. It never turns a failure of
 // the primary into an error or a refusal.
 //
-// After a failure it is degraded: requests go straight to the fallback, and
-// one request per probe interval tries the primary again, so that a dead or
-// hung Redis costs neither a timeout per request nor a pile of waiting
-// calls. The first success ends the episode.
-//
-// Degraded reports the state, the DegradedMetric counter counts the
-// fallback's decisions, and the log gets a warning at most once a minute and
-// an info line when the primary recovers.
+// After a failure it is degraded (its breaker.Breaker is open): requests go
+// straight to the fallback, and one request per probe interval tries the
+// primary again. Degraded reports the state and the DegradedMetric counter
+// counts the fallback's decisions.
 type FailOpen struct {
 	primary, fallback Limiter
-	log               *slog.Logger
 	timeout           time.Duration
-	probeEvery        time.Duration
-	logEvery          time.Duration
-
-	degraded  atomic.Bool
-	nextProbe atomic.Int64 // unix nanoseconds; a degraded FailOpen probes from then
-	lastWarn  atomic.Int64 // unix nanoseconds of the last warning
-	warned    atomic.Bool  // the current episode was logged, so its end will be
+	br                *breaker.Breaker
 
 	decisions                     metric.Int64Counter
 	byError, byTimeout, byBackoff metric.AddOption
@@ -107,9 +95,6 @@ func NewFailOpen(primary, fallback Limiter, log *slog.Logger, opts ...FailOpenOp
 	if o.meter == nil {
 		o.meter = otel.GetMeterProvider()
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	decisions, err := o.meter.Meter(scope).Int64Counter(DegradedMetric,
 		metric.WithDescription("Rate limit decisions made by the in-process fallback because the shared limiter failed or was slow."),
 		metric.WithUnit("{decision}"))
@@ -121,45 +106,45 @@ func NewFailOpen(primary, fallback Limiter, log *slog.Logger, opts ...FailOpenOp
 		return metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
 	}
 	return &FailOpen{
-		primary:    primary,
-		fallback:   fallback,
-		log:        log,
-		timeout:    o.timeout,
-		probeEvery: o.probeEvery,
-		logEvery:   logInterval,
-		decisions:  decisions,
-		byError:    reason("error"),
-		byTimeout:  reason("timeout"),
-		byBackoff:  reason("backoff"),
+		primary:  primary,
+		fallback: fallback,
+		timeout:  o.timeout,
+		br: breaker.New(o.probeEvery, log,
+			"rate limiter degraded: shared limiter failed, limiting per replica until it recovers",
+			"rate limiter recovered: shared limiter answers again"),
+		decisions: decisions,
+		byError:   reason("error"),
+		byTimeout: reason("timeout"),
+		byBackoff: reason("backoff"),
 	}
 }
 
 // Degraded reports whether the primary failed and has not answered since:
 // limits are then enforced per replica. A readiness probe should report it
 // but stay ready, since requests are still served and limited.
-func (f *FailOpen) Degraded() bool { return f.degraded.Load() }
+func (f *FailOpen) Degraded() bool { return f.br.Open() }
 
 // Allow asks the primary, or the fallback when the primary fails, is slow,
 // or has failed within the probe interval. It returns an error only if the
 // fallback does; Memory never does.
 func (f *FailOpen) Allow(ctx context.Context, key string) (Result, error) {
-	if f.degraded.Load() && !f.claimProbe() {
+	if !f.br.Try() {
 		f.decisions.Add(ctx, 1, f.byBackoff)
 		return f.fallback.Allow(ctx, key)
 	}
 	res, err := f.askPrimary(ctx, key)
 	switch {
 	case err == nil:
-		f.recovered(ctx)
+		f.br.Succeeded(ctx)
 		return res, nil
 	case ctx.Err() != nil:
 		// The caller gave up, which says nothing about the primary.
 		return f.fallback.Allow(ctx, key)
 	case errors.Is(err, context.DeadlineExceeded):
-		f.failed(ctx, fmt.Errorf("no answer within %v", f.timeout))
+		f.br.Failed(ctx, slog.Any("err", fmt.Errorf("no answer within %v", f.timeout)))
 		f.decisions.Add(ctx, 1, f.byTimeout)
 	default:
-		f.failed(ctx, err)
+		f.br.Failed(ctx, slog.Any("err", err))
 		f.decisions.Add(ctx, 1, f.byError)
 	}
 	return f.fallback.Allow(ctx, key)
@@ -187,32 +172,5 @@ func (f *FailOpen) askPrimary(ctx context.Context, key string) (Result, error) {
 		return a.res, a.err
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
-	}
-}
-
-// claimProbe reports whether this request is the one of the current probe
-// interval that tries the primary.
-func (f *FailOpen) claimProbe() bool {
-	now := time.Now().UnixNano()
-	next := f.nextProbe.Load()
-	return now >= next && f.nextProbe.CompareAndSwap(next, now+int64(f.probeEvery))
-}
-
-func (f *FailOpen) failed(ctx context.Context, err error) {
-	now := time.Now().UnixNano()
-	f.nextProbe.Store(now + int64(f.probeEvery))
-	f.degraded.Store(true)
-	last := f.lastWarn.Load()
-	if (last != 0 && now-last < int64(f.logEvery)) || !f.lastWarn.CompareAndSwap(last, now) {
-		return
-	}
-	f.warned.Store(true)
-	f.log.WarnContext(ctx, "rate limiter degraded: shared limiter failed, limiting per replica until it recovers",
-		slog.Any("err", err), slog.Duration("retry_every", f.probeEvery))
-}
-
-func (f *FailOpen) recovered(ctx context.Context) {
-	if f.degraded.Swap(false) && f.warned.Swap(false) {
-		f.log.InfoContext(ctx, "rate limiter recovered: shared limiter answers again")
 	}
 }

@@ -37,13 +37,16 @@ func (l *latencies) report(b *testing.B, elapsed time.Duration) {
 		return
 	}
 	slices.Sort(l.d)
-	pct := func(p float64) float64 {
-		return float64(l.d[int(p*float64(len(l.d)-1))].Microseconds()) / 1000
-	}
 	b.ReportMetric(float64(len(l.d))/elapsed.Seconds(), "req/s")
-	b.ReportMetric(pct(0.50), "p50-ms")
-	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(percentileMs(l.d, 0.50), "p50-ms")
+	b.ReportMetric(percentileMs(l.d, 0.99), "p99-ms")
 	b.ReportMetric(0, "ns/op") // wall time per op under parallelism misleads; req/s says it
+}
+
+// percentileMs is the p-quantile of sorted durations in milliseconds (the
+// value at index ⌊p·(n−1)⌋).
+func percentileMs(sorted []time.Duration, p float64) float64 {
+	return float64(sorted[int(p*float64(len(sorted)-1))].Microseconds()) / 1000
 }
 
 func benchDo(b *testing.B, req *http.Request, want int, lat *latencies) {

@@ -79,9 +79,13 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready chan<- listeni
 	log := tel.Logger()
 	log.Info("starting govmatch", "config", cfg, "version", version())
 
-	verifier, jwks, err := newVerifier(ctx, cfg, log)
+	verifier, devIssuer, err := newVerifier(ctx, cfg, log)
 	if err != nil {
 		return err
+	}
+	var jwks []byte
+	if devIssuer != nil {
+		jwks = devIssuer.JWKS()
 	}
 
 	// Redis carries the events and the gateway's rate limits in the
@@ -183,7 +187,9 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready chan<- listeni
 			matchingv1.RegisterMatchingServiceServer(srv.Server, matchinggrpc.New(ranker))
 			start = append(start,
 				func() error { return rm.Run(gctx, bus, cfg.MatchingGroup) },
-				func() error { return rebuildMatching(gctx, cfg, addrs.GRPC, rm, log, serving) })
+				func() error {
+					return rebuildMatching(gctx, cfg, addrs.GRPC, rm, serviceTokens(cfg, devIssuer, log), log, serving)
+				})
 		}
 
 		// The demo vendors answer the demo needs once both exist.
@@ -356,8 +362,8 @@ func openVendorsStore(ctx context.Context, cfg Config) (vendorsStore, error) {
 
 // newVerifier returns the token verifier: the configured OIDC issuer in
 // production, else the development issuer, whose public keys the gateway
-// publishes.
-func newVerifier(ctx context.Context, cfg Config, log *slog.Logger) (auth.Verifier, []byte, error) {
+// publishes and which it returns too (nil with OIDC).
+func newVerifier(ctx context.Context, cfg Config, log *slog.Logger) (auth.Verifier, *auth.DevIssuer, error) {
 	if cfg.OIDCIssuerURL != "" {
 		v, err := auth.NewOIDCVerifier(ctx, auth.OIDCConfig{
 			IssuerURL: cfg.OIDCIssuerURL,
@@ -375,7 +381,7 @@ func newVerifier(ctx context.Context, cfg Config, log *slog.Logger) (auth.Verifi
 	if err != nil {
 		return nil, nil, fmt.Errorf("development issuer: %w", err)
 	}
-	return iss.Verifier(cfg.OIDCAudience, cfg.OIDCOrgClaim), iss.JWKS(), nil
+	return iss.Verifier(cfg.OIDCAudience, cfg.OIDCOrgClaim), iss, nil
 }
 
 // newLimiter returns the per-client rate limiter of the gateway: shared
@@ -448,7 +454,7 @@ func runRelay(ctx context.Context, r *outbox.Relay) error {
 // rebuildMatching loads the registries' current state into the matching
 // index through their APIs (the event stream carries changes from then
 // on) and marks the matching service serving once that is done.
-func rebuildMatching(ctx context.Context, cfg Config, ownAddr string, rm *readmodel.Model, log *slog.Logger, serving func(string)) error {
+func rebuildMatching(ctx context.Context, cfg Config, ownAddr string, rm *readmodel.Model, tokens auth.TokenSource, log *slog.Logger, serving func(string)) error {
 	nc, err := grpcx.Dial(ctx, orLoopback(cfg.NeedsAddr, ownAddr))
 	if err != nil {
 		return fmt.Errorf("matching: dial needs: %w", err)
@@ -460,7 +466,7 @@ func rebuildMatching(ctx context.Context, cfg Config, ownAddr string, rm *readmo
 	}
 	defer vc.Close()
 	lister := readmodel.GRPCLister{Needs: needsv1.NewNeedsServiceClient(nc), Vendors: vendorsv1.NewVendorsServiceClient(vc)}
-	if tokens := serviceTokens(cfg, log); tokens != nil {
+	if tokens != nil {
 		lister.CallOptions = []grpc.CallOption{grpc.PerRPCCredentials(auth.PerRPCCredentials(tokens))}
 	}
 	if err := rm.RebuildUntilDone(ctx, lister, log); err != nil {
@@ -472,8 +478,9 @@ func rebuildMatching(ctx context.Context, cfg Config, ownAddr string, rm *readmo
 
 // serviceTokens is how matching authenticates to the registries to list
 // everything, drafts included: a token file in production, else a token
-// minted by the development issuer. Nil means anonymous listing.
-func serviceTokens(cfg Config, log *slog.Logger) auth.TokenSource {
+// minted by the development issuer (dev, nil with OIDC). Nil means
+// anonymous listing.
+func serviceTokens(cfg Config, dev *auth.DevIssuer, log *slog.Logger) auth.TokenSource {
 	switch {
 	case cfg.ServiceTokenFile != "":
 		if _, err := os.Stat(cfg.ServiceTokenFile); err != nil {
@@ -482,12 +489,8 @@ func serviceTokens(cfg Config, log *slog.Logger) auth.TokenSource {
 			return nil
 		}
 		return auth.FileTokenSource(cfg.ServiceTokenFile)
-	case cfg.OIDCIssuerURL == "":
-		iss, err := auth.LoadOrCreateDevIssuer(cfg.devKeyPath(), cfg.DevIssuerURL)
-		if err == nil {
-			return iss.ServiceTokenSource("service:matching")
-		}
-		log.Warn("matching lists the registries anonymously: drafts reach it through events only", "error", err)
+	case dev != nil:
+		return dev.ServiceTokenSource("service:matching")
 	default:
 		log.Warn("GOVMATCH_SERVICE_TOKEN_FILE is not set: matching lists the registries anonymously, so drafts reach it through events only")
 	}

@@ -98,8 +98,6 @@ type Index interface {
 	// RankNeeds ranks the published needs for q, which is a need's or a
 	// vendor's profile as a query; Result.VendorID holds the need's id.
 	RankNeeds(q score.Need, k int, f score.Filters) ([]score.Result, error)
-	// Counts are the numbers of vendors and of published needs indexed.
-	Counts() (vendors, needs int)
 	// WeightsVersion is the version of the weights both rankings use.
 	WeightsVersion() string
 	// Ready reports whether the index holds the registries' state; before

@@ -2,37 +2,24 @@ package match
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/govmatch/govmatch/pkg/refdata"
+	"github.com/govmatch/govmatch/services/matching/score"
 )
 
-// tagKey compares certifications and capabilities as package score compares
-// certifications: upper case, letters and digits only, so "ISO 27001",
-// "iso-27001" and "ISO27001" are one. Must-have certifications also go to
-// score.Filters, so the two must agree.
-func tagKey(s string) string {
-	var b strings.Builder
-	for _, r := range strings.ToUpper(s) {
-		if r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r > 127 {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
 // requirementCheck is a must-have requirement prepared for testing many
-// vendors.
+// vendors. Certifications and capabilities compare by score.CertKey: must-have
+// certifications also go to score.Filters, so the two must agree.
 type requirementCheck struct {
 	Requirement
-	key    string          // tagKey of Value, for certifications and capabilities
+	key    string          // score.CertKey of Value, for certifications and capabilities
 	region map[string]bool // refdata.RegionKeys of the places; nil: anywhere
 }
 
 func prepareChecks(must []Requirement) []requirementCheck {
 	cs := make([]requirementCheck, len(must))
 	for i, r := range must {
-		c := requirementCheck{Requirement: r, key: tagKey(r.Value)}
+		c := requirementCheck{Requirement: r, key: score.CertKey(r.Value)}
 		if r.Kind == RequireServesRegion && len(r.Places) > 0 {
 			c.region = map[string]bool{}
 			for _, p := range r.Places {
@@ -50,9 +37,9 @@ func prepareChecks(must []Requirement) []requirementCheck {
 func (c *requirementCheck) met(v *Vendor) bool {
 	switch c.Kind {
 	case RequireCertification:
-		return slices.ContainsFunc(v.Profile.Certifications, func(s string) bool { return tagKey(s) == c.key })
+		return slices.ContainsFunc(v.Profile.Certifications, func(s string) bool { return score.CertKey(s) == c.key })
 	case RequireCapability:
-		return slices.ContainsFunc(v.Profile.Capabilities, func(s string) bool { return tagKey(s) == c.key })
+		return slices.ContainsFunc(v.Profile.Capabilities, func(s string) bool { return score.CertKey(s) == c.key })
 	case RequireServesRegion:
 		if c.region == nil || c.Remote && v.Remote {
 			return true

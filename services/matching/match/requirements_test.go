@@ -35,7 +35,6 @@ func (x vendorIndex) Vendor(id string) (match.Vendor, bool) {
 	return x.vendors[i], true
 }
 
-func (x vendorIndex) Counts() (int, int)     { return len(x.vendors), len(x.needs) }
 func (x vendorIndex) WeightsVersion() string { return "test" }
 func (x vendorIndex) Ready() bool            { return true }
 

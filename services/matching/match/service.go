@@ -142,37 +142,30 @@ func VendorQuery(v score.Vendor) score.Need {
 
 // vendorPage ranks the vendors for n. Vendors lacking a must-have
 // requirement are dropped like filtered ones, and counted over the whole
-// index first, which also bounds how many of the best results can be
-// dropped for them.
+// index.
 func (s *Service) vendorPage(ctx context.Context, subject string, n Need, q Query) (Page, error) {
 	p, err := parseQuery(ctx, subject, q, true)
 	if err != nil {
 		return Page{}, err
 	}
 	checks := prepareChecks(n.MustHave)
-	leftOut, leftOutTotal := s.leftOut(checks)
 	var keep func(string) bool
-	drops := leftOutTotal
 	if len(q.Filters.VendorKinds) > 0 || q.Filters.OpenSource || len(checks) > 0 {
-		if len(q.Filters.VendorKinds) > 0 || q.Filters.OpenSource {
-			drops = -1 // any number
-		}
 		keep = func(id string) bool {
 			v, ok := s.idx.Vendor(id)
 			return ok && (len(q.Filters.VendorKinds) == 0 || slices.Contains(q.Filters.VendorKinds, v.Kind)) &&
 				(!q.Filters.OpenSource || v.OpenSource) && metAll(checks, &v)
 		}
 	}
-	total, _ := s.idx.Counts()
 	f := score.Filters{Regions: q.Filters.Regions, Certifications: q.Filters.Certifications}
 	if must := mustHaveCertifications(n.MustHave); len(must) > 0 {
 		f.Certifications = append(slices.Clone(f.Certifications), must...)
 	}
-	out, err := s.page(p, total, keep, drops, func(k int) ([]score.Result, error) { return s.idx.RankVendors(n.Profile, k, f) })
+	out, err := s.page(p, keep, func(k int) ([]score.Result, error) { return s.idx.RankVendors(n.Profile, k, f) })
 	if err != nil {
 		return Page{}, err
 	}
-	out.LeftOut, out.LeftOutTotal = leftOut, leftOutTotal
+	out.LeftOut, out.LeftOutTotal = s.leftOut(checks)
 	return out, nil
 }
 
@@ -181,40 +174,40 @@ func (s *Service) needPage(ctx context.Context, subject string, n score.Need, ke
 	if err != nil {
 		return Page{}, err
 	}
-	_, total := s.idx.Counts()
 	f := score.Filters{Regions: q.Filters.Regions}
-	return s.page(p, total, keep, -1, func(k int) ([]score.Result, error) { return s.idx.RankNeeds(n, k, f) })
+	return s.page(p, keep, func(k int) ([]score.Result, error) { return s.idx.RankNeeds(n, k, f) })
 }
 
 // page ranks enough results for the page p asks for, drops those keep
-// rejects and cuts the page out. keep drops at most drops results, or any
-// number if drops is negative; then the whole ranking is needed.
-func (s *Service) page(p pageReq, total int, keep func(string) bool, drops int, rank func(k int) ([]score.Result, error)) (Page, error) {
+// rejects and cuts the page out. While keep leaves the page short and the
+// ranking had more, it ranks again with twice as many: a filter that drops
+// few results costs little more than the page, one that drops most costs
+// about two full rankings, never a rejected result too many.
+func (s *Service) page(p pageReq, keep func(string) bool, rank func(k int) ([]score.Result, error)) (Page, error) {
 	out := Page{WeightsVersion: s.idx.WeightsVersion()}
-	k := p.offset + p.size + 1
-	switch {
-	case keep != nil && drops < 0:
-		k = max(k, total+1)
-	case keep != nil:
-		// A vendor changed since leftOut counted may be dropped too; a
-		// little slack keeps such a race from shortening a page.
-		k = min(k+drops+8, max(k, total+1))
-	}
-	rs, err := rank(k)
-	if err != nil {
-		if errors.Is(err, score.ErrInvalidNeed) {
-			// The query's codes or region, or a filter region, are not known
-			// to the scorer; its message names the value.
-			field, msg := "need", strings.TrimPrefix(err.Error(), "score: invalid need: ")
-			if rest, ok := strings.CutPrefix(msg, "filter: "); ok {
-				field, msg = "filter.regions", rest
+	want := p.offset + p.size + 1 // one more tells whether a next page exists
+	var rs []score.Result
+	for k := want; ; k *= 2 {
+		ranked, err := rank(k)
+		if err != nil {
+			if errors.Is(err, score.ErrInvalidNeed) {
+				// The query's codes or region, or a filter region, are not
+				// known to the scorer; its message names the value.
+				field, msg := "need", strings.TrimPrefix(err.Error(), "score: invalid need: ")
+				if rest, ok := strings.CutPrefix(msg, "filter: "); ok {
+					field, msg = "filter.regions", rest
+				}
+				return Page{}, errdefs.Invalid(field, "cannot be matched: %s", msg)
 			}
-			return Page{}, errdefs.Invalid(field, "cannot be matched: %s", msg)
+			return Page{}, fmt.Errorf("rank: %w", err)
 		}
-		return Page{}, fmt.Errorf("rank: %w", err)
-	}
-	if keep != nil {
-		rs = slices.DeleteFunc(rs, func(r score.Result) bool { return !keep(r.VendorID) })
+		rs = ranked
+		if keep != nil {
+			rs = slices.DeleteFunc(rs, func(r score.Result) bool { return !keep(r.VendorID) })
+		}
+		if len(rs) >= want || len(ranked) < k {
+			break
+		}
 	}
 	if p.offset >= len(rs) {
 		return out, nil

@@ -20,7 +20,6 @@ type index struct {
 
 func (x index) Need(id string) (match.Need, bool)     { n, ok := x.needs[id]; return n, ok }
 func (x index) Vendor(id string) (match.Vendor, bool) { return match.Vendor{ID: id}, true }
-func (x index) Counts() (int, int)                    { return x.vendors, len(x.needs) }
 func (x index) WeightsVersion() string                { return "test" }
 func (x index) Ready() bool                           { return !x.building }
 func (x index) EachVendor(fn func(match.Vendor) bool) {

@@ -4,8 +4,8 @@
 //
 // A cached page can never be served after a change it does not reflect:
 // its key holds the digest of the read model's content (readmodel's
-// Digest), read before the page is computed, and the page is stored only
-// if the model did not change while it was computed. After a change
+// DigestVersion), read before the page is computed, and the page is stored
+// only if the model did not change while it was computed. After a change
 // requests read the new digest, and so new keys; entries of old digests
 // are never asked for again and expire. Identical concurrent requests are
 // computed once. When the store fails or is slow, requests are answered
@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -27,6 +26,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/govmatch/govmatch/pkg/breaker"
 	"github.com/govmatch/govmatch/pkg/identity"
 	"github.com/govmatch/govmatch/services/matching/match"
 )
@@ -67,8 +67,6 @@ const (
 	MetricDegraded = "govmatch.matchcache.degraded"
 
 	scope = "github.com/govmatch/govmatch/services/matching/matchcache"
-	// logInterval spaces the warnings of a long outage.
-	logInterval = time.Minute
 )
 
 // Source is what the cache needs of the read model besides the ranker.
@@ -108,10 +106,12 @@ type Cache struct {
 	opts  Options
 	log   *slog.Logger
 	group singleflight.Group
+	// ver is the weights version and build every key holds; both are fixed
+	// for the life of the process.
+	ver string
 
-	degraded  atomic.Bool
-	nextProbe atomic.Int64 // unix nanoseconds; a degraded cache tries the store from then
-	lastWarn  atomic.Int64 // unix nanoseconds of the last warning
+	// br is open while the store fails: the cache is degraded.
+	br *breaker.Breaker
 
 	lookups              metric.Int64Counter
 	lookupDuration       metric.Float64Histogram
@@ -138,10 +138,16 @@ func New(next match.Ranker, src Source, store Store, opts Options) (*Cache, erro
 	if opts.MeterProvider == nil {
 		opts.MeterProvider = otel.GetMeterProvider()
 	}
-	c := &Cache{next: next, src: src, store: store, opts: opts, log: opts.Logger}
+	c := &Cache{next: next, src: src, store: store, opts: opts, log: opts.Logger, ver: src.WeightsVersion()}
+	if opts.Build != "" {
+		c.ver += "+" + opts.Build
+	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	c.br = breaker.New(opts.RetryAfter, c.log,
+		"match cache degraded: store failed, computing answers directly until it recovers",
+		"match cache recovered: store answers again")
 	if err := c.instrument(); err != nil {
 		return nil, fmt.Errorf("matchcache: metrics: %w", err)
 	}
@@ -177,7 +183,7 @@ func (c *Cache) instrument() error {
 	obs := metric.WithAttributeSet(attribute.NewSet(storeKV))
 	c.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		var d int64
-		if c.degraded.Load() {
+		if c.br.Open() {
 			d = 1
 		}
 		o.ObserveInt64(degraded, d, obs)
@@ -195,7 +201,7 @@ func (c *Cache) Close() error { return c.reg.Unregister() }
 // Degraded reports whether the store failed and has not answered since:
 // answers are then computed for every request. They are still correct, so
 // a health check should report it without failing.
-func (c *Cache) Degraded() bool { return c.degraded.Load() }
+func (c *Cache) Degraded() bool { return c.br.Open() }
 
 // NeedMatches implements match.Ranker.
 func (c *Cache) NeedMatches(ctx context.Context, needID string, q match.Query) (match.Page, error) {
@@ -234,13 +240,9 @@ func (c *Cache) Preview(ctx context.Context, n match.Need, q match.Query) (match
 // the model did not change meanwhile.
 func (c *Cache) page(ctx context.Context, subject string, q match.Query, compute func(context.Context) (match.Page, error)) (match.Page, error) {
 	digest, version := c.src.DigestVersion()
-	ver := c.src.WeightsVersion()
-	if c.opts.Build != "" {
-		ver += "+" + c.opts.Build
-	}
-	key := Key(c.opts.Prefix, subject, digest, ver, q, identity.FromContext(ctx))
+	key := Key(c.opts.Prefix, subject, digest, c.ver, q, identity.FromContext(ctx))
 
-	useStore := c.tryStore()
+	useStore := c.br.Try()
 	if useStore {
 		p, ok, err := c.lookup(ctx, key)
 		if ok {
@@ -284,7 +286,7 @@ func (c *Cache) lookup(ctx context.Context, key string) (match.Page, bool, error
 	case err != nil:
 		c.lookups.Add(ctx, 1, c.err)
 		if ctx.Err() == nil { // else the caller gave up, which says nothing about the store
-			c.failed(ctx, "get", err)
+			c.br.Failed(ctx, "store", c.store.Name(), "op", "get", "error", err)
 		}
 		return match.Page{}, false, err
 	case ok:
@@ -292,7 +294,7 @@ func (c *Cache) lookup(ctx context.Context, key string) (match.Page, bool, error
 	default:
 		c.lookups.Add(ctx, 1, c.miss)
 	}
-	c.recovered(ctx)
+	c.br.Succeeded(ctx, "store", c.store.Name())
 	return p, ok, nil
 }
 
@@ -317,38 +319,8 @@ func (c *Cache) save(ctx context.Context, key string, version uint64, useStore b
 		c.log.WarnContext(ctx, "match cache: page not cached", slog.Any("error", err))
 	case err != nil:
 		c.stores.Add(ctx, 1, c.serr)
-		c.failed(ctx, "set", err)
+		c.br.Failed(ctx, "store", c.store.Name(), "op", "set", "error", err)
 	default:
 		c.stores.Add(ctx, 1, c.stored)
-	}
-}
-
-// tryStore reports whether this request may use the store: always, unless
-// degraded, when one request per RetryAfter probes it.
-func (c *Cache) tryStore() bool {
-	if !c.degraded.Load() {
-		return true
-	}
-	now := time.Now().UnixNano()
-	next := c.nextProbe.Load()
-	return now >= next && c.nextProbe.CompareAndSwap(next, now+int64(c.opts.RetryAfter))
-}
-
-func (c *Cache) failed(ctx context.Context, op string, err error) {
-	now := time.Now().UnixNano()
-	c.nextProbe.Store(now + int64(c.opts.RetryAfter))
-	c.degraded.Store(true)
-	last := c.lastWarn.Load()
-	if (last != 0 && now-last < int64(logInterval)) || !c.lastWarn.CompareAndSwap(last, now) {
-		return
-	}
-	c.log.WarnContext(ctx, "match cache degraded: store failed, computing answers directly until it recovers",
-		slog.String("store", c.store.Name()), slog.String("op", op), slog.Any("error", err),
-		slog.Duration("retry_every", c.opts.RetryAfter))
-}
-
-func (c *Cache) recovered(ctx context.Context) {
-	if c.degraded.Swap(false) {
-		c.log.InfoContext(ctx, "match cache recovered: store answers again", slog.String("store", c.store.Name()))
 	}
 }

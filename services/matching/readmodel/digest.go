@@ -8,26 +8,23 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Digest identifies the model's content: which vendors and needs it holds,
-// each at which registry version (etag) and, for needs, in which state. It
-// is the same in every replica that holds the same registry state, however
-// the replica got there (events, a Rebuild, or both, in any order), so
-// replicas sharing a cache agree on its keys; any put or remove of a
-// different item version changes it. It is 128 bits in hex: the XOR of one
-// truncated SHA-256 per item.
-func (m *Model) Digest() string {
-	d, _ := m.DigestVersion()
-	return d
-}
-
-// DigestVersion returns Digest and Version read together, under the lock
-// every change holds while it changes the indexes, the digest and the
-// version. A ranking computed between two calls that return the same
-// version saw nothing but that digest's content: a change it saw any part
-// of had finished, and so shows in the second call's version, by the time
-// that call got the lock. The digest alone cannot tell that, since a
-// change and its undoing (a vendor created and deleted) give back the
-// digest of before.
+// DigestVersion returns the digest of the model's content and its Version.
+//
+// The digest says which vendors and needs the model holds, each at which
+// registry version (etag) and, for needs, in which state. It is the same in
+// every replica that holds the same registry state, however the replica got
+// there (events, a Rebuild, or both, in any order), so replicas sharing a
+// cache agree on its keys; any put or remove of a different item version
+// changes it. It is 128 bits in hex: the XOR of one truncated SHA-256 per
+// item.
+//
+// Both are read together, under the lock every change holds while it
+// changes the indexes, the digest and the version. A ranking computed
+// between two calls that return the same version saw nothing but that
+// digest's content: a change it saw any part of had finished, and so shows
+// in the second call's version, by the time that call got the lock. The
+// digest alone cannot tell that, since a change and its undoing (a vendor
+// created and deleted) give back the digest of before.
 func (m *Model) DigestVersion() (digest string, version uint64) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()

@@ -235,6 +235,10 @@ func (m *Model) deleteNeed(id string) {
 	defer m.mu.Unlock()
 	m.mark(needKey(id), false)
 	m.version.Add(1)
+	m.removeNeedLocked(id)
+}
+
+func (m *Model) removeNeedLocked(id string) {
 	delete(m.needs, id)
 	m.needIdx.Remove(id)
 	m.setPartLocked(needKey(id), [2]uint64{})
@@ -291,9 +295,6 @@ func (m *Model) EachVendor(fn func(match.Vendor) bool) {
 		}
 	}
 }
-
-// Counts implements match.Index.
-func (m *Model) Counts() (vendors, needs int) { return m.vendorIdx.Len(), m.needIdx.Len() }
 
 // WeightsVersion implements match.Index.
 func (m *Model) WeightsVersion() string { return m.vendorIdx.Weights().Version }

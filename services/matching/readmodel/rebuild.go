@@ -65,9 +65,7 @@ func (m *Model) Rebuild(ctx context.Context, l Lister) error {
 	}
 	for id := range m.needs {
 		if !needs[id] && !m.touched[needKey(id)] {
-			delete(m.needs, id)
-			m.needIdx.Remove(id)
-			m.setPartLocked(needKey(id), [2]uint64{})
+			m.removeNeedLocked(id)
 			m.version.Add(1)
 		}
 	}

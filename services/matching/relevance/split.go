@@ -26,8 +26,8 @@ func HalfOf(needID string) Half {
 	return HalfTest
 }
 
-// Restrict returns a copy of s whose needs are those of half h (all of them
-// for HalfAll). Vendors and judgements are shared with s.
+// Restrict returns a copy of s whose needs are those of half h, or s
+// itself for HalfAll. Vendors and judgements are shared with s.
 func (s *Set) Restrict(h Half) *Set {
 	if h == HalfAll {
 		return s

@@ -36,7 +36,14 @@ func TestHalves(t *testing.T) {
 	if s.Restrict(HalfAll) != s {
 		t.Error("HalfAll should be the set itself")
 	}
-	if got := HalfOf("need-0001"); got != HalfOf("need-0001") {
-		t.Error("HalfOf is not deterministic")
+	// The split must not move between runs or builds: a need that moved
+	// from the test half to the tune half would quietly be tuned on.
+	for id, want := range map[string]Half{
+		"cfn0107f4e440e7": HalfTest, "cfn0a2e4db1b478": HalfTune,
+		"mdn0079b2a414c4": HalfTest, "mdn0106bb434b5b": HalfTest,
+	} {
+		if got := HalfOf(id); got != want {
+			t.Errorf("HalfOf(%q) = %s, want %s", id, got, want)
+		}
 	}
 }

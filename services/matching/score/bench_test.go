@@ -102,7 +102,11 @@ func BenchmarkIndexMemory100k(b *testing.B) {
 		b.Fatal(err)
 	}
 	vs := corpus.New(src, 1).Vendors(100_000)
-	score.NewIndex(score.DefaultWeights) // load the shared CPV data first
+	// Load the shared CPV data first: the dictionary with the first index,
+	// the label index with the first Add.
+	if err := score.NewIndex(score.DefaultWeights).Add(vs[0]); err != nil {
+		b.Fatal(err)
+	}
 	heap := func() uint64 {
 		runtime.GC()
 		runtime.GC()

@@ -67,18 +67,22 @@ type cpvLabels struct {
 	idf      map[string]float64
 }
 
+// cpvLabel is c's official label in lang.
+func cpvLabel(c refdata.CPVCode, lang Language) string {
+	if lang == German {
+		return c.NameDE
+	}
+	return c.NameEN
+}
+
 var labelIndex = sync.OnceValue(func() map[Language]*cpvLabels {
 	a := newAnalyzer()
 	out := make(map[Language]*cpvLabels, 2)
 	for _, lang := range []Language{German, English} {
 		l := &cpvLabels{postings: make(map[string][]int32)}
 		for _, c := range refdata.CPVCodes() {
-			label := c.NameEN
-			if lang == German {
-				label = c.NameDE
-			}
 			seen := make(map[string]bool)
-			for _, t := range a.analyze(label, lang, nil) {
+			for _, t := range a.analyze(cpvLabel(c, lang), lang, nil) {
 				seen[t.stem] = true
 			}
 			i := int32(len(l.codes))

@@ -209,7 +209,10 @@ func (x *Index) Len() int {
 	return x.n
 }
 
-func normCert(s string) string {
+// CertKey is how the index compares certifications: upper case, letters
+// and digits only, so "ISO 27001", "iso-27001" and "ISO27001" are one.
+// Whoever filters on certifications outside the index compares with it too.
+func CertKey(s string) string {
 	var b strings.Builder
 	for _, r := range strings.ToUpper(s) {
 		if r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r > 127 {
@@ -244,7 +247,7 @@ func (x *Index) Add(v Vendor) error {
 		d.regions = append(d.regions, k)
 	}
 	for _, c := range v.Certifications {
-		d.certs[normCert(c)] = c
+		d.certs[CertKey(c)] = c
 	}
 	factText := make([]string, 0, len(v.ProductFacts))
 	for _, k := range slices.Sorted(maps.Keys(v.ProductFacts)) {
@@ -481,7 +484,7 @@ func (x *Index) prepare(need Need, f Filters) (*query, bool, error) {
 		q.filterRegions = append(q.filterRegions, k)
 	}
 	for _, c := range f.Certifications {
-		q.filterCerts = append(q.filterCerts, normCert(c))
+		q.filterCerts = append(q.filterCerts, CertKey(c))
 	}
 
 	q.lang = DetectLanguage(need.Title+" "+need.Description, German)
@@ -588,11 +591,7 @@ func cpvLabelText(codes []string, lang Language) string {
 	var b strings.Builder
 	for _, c := range codes {
 		if l, ok := refdata.LookupCPV(c); ok {
-			name := l.NameEN
-			if lang == German {
-				name = l.NameDE
-			}
-			b.WriteString(name)
+			b.WriteString(cpvLabel(l, lang))
 			b.WriteString(". ")
 		}
 	}
@@ -717,7 +716,7 @@ func (x *Index) explain(q *query, di int32) (Result, bool) {
 	if q.applies[ComponentCertifications] {
 		var ms []Match
 		for _, c := range need.Certifications {
-			if held, ok := d.certs[normCert(c)]; ok {
+			if held, ok := d.certs[CertKey(c)]; ok {
 				ms = append(ms, Match{Need: c, Vendor: held})
 			}
 		}
@@ -879,7 +878,7 @@ func (x *Index) Rank(need Need, k int, f Filters) ([]Result, error) {
 		}
 	}
 	x.boundCodes(q, s)
-	rest := x.boundRequirements(q, s)
+	x.boundRequirements(q, s)
 
 	// A candidate's score is at most its text points plus the bounds of
 	// the other components. Pruning widens the bound by far more than the
@@ -888,7 +887,7 @@ func (x *Index) Rank(need Need, k int, f Filters) ([]Result, error) {
 	s.ub = s.ub[:0]
 	maxUB := 0.0
 	for _, di := range s.cand {
-		ub := s.textPts[di] + s.otherUB[di] + rest
+		ub := s.textPts[di] + s.otherUB[di]
 		s.ub = append(s.ub, ub)
 		maxUB = max(maxUB, ub)
 	}
@@ -1039,9 +1038,8 @@ func (x *Index) boundCodes(q *query, s *scratch) {
 
 // boundRequirements adds to s.otherUB, for every candidate, the points of
 // the capabilities, certifications, region and product facts it can score
-// as far as the postings tell, and returns the points every candidate may
-// score besides.
-func (x *Index) boundRequirements(q *query, s *scratch) (rest float64) {
+// as far as the postings tell.
+func (x *Index) boundRequirements(q *query, s *scratch) {
 	credit := func(post []int32, pts float64) {
 		for _, di := range post {
 			if s.seen[di] {
@@ -1071,11 +1069,9 @@ func (x *Index) boundRequirements(q *query, s *scratch) (rest float64) {
 				}
 				words++
 			}
-			switch {
-			case len(toks) == 0 || !known:
-			case words == 0:
-				rest += each
-			default:
+			// Every word yields its whole-word token (analyze), so a
+			// capability with tokens has words.
+			if words > 0 && known {
 				credit(rarest, each)
 			}
 		}
@@ -1083,7 +1079,7 @@ func (x *Index) boundRequirements(q *query, s *scratch) (rest float64) {
 	if q.applies[ComponentCertifications] {
 		each := max(q.eff[ComponentCertifications], 0) / float64(len(q.need.Certifications))
 		for _, c := range q.need.Certifications {
-			credit(x.certPost[normCert(c)], each)
+			credit(x.certPost[CertKey(c)], each)
 		}
 	}
 	if q.applies[ComponentRegion] {
@@ -1103,7 +1099,6 @@ func (x *Index) boundRequirements(q *query, s *scratch) (rest float64) {
 			credit(x.factPost[factKey(normFact(k), normFact(q.need.ProductFacts[k]))], each)
 		}
 	}
-	return rest
 }
 
 // levelCredit sets credit[l-1], for the shared prefix lengths l from 2 to
@@ -1151,7 +1146,7 @@ func (x *Index) scoreOnly(q *query, d *doc, textPts float64, s *scratch) float64
 	if q.applies[ComponentCertifications] {
 		each, pts := q.eff[ComponentCertifications]/float64(len(need.Certifications)), 0.0
 		for _, c := range need.Certifications {
-			if _, ok := d.certs[normCert(c)]; ok {
+			if _, ok := d.certs[CertKey(c)]; ok {
 				pts += each
 			}
 		}

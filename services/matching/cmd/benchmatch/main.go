@@ -173,7 +173,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	g := corpus.New(src, c.Seed)
 	vendors := g.Vendors(c.Vendors)
 	needs := g.Needs(c.Needs)
-	score.NewIndex(score.DefaultWeights) // load the shared CPV data before measuring
+	// Load the shared CPV data before measuring: the dictionary with the
+	// first index, the label index with the first Add.
+	if err := score.NewIndex(score.DefaultWeights).Add(vendors[0]); err != nil {
+		return err
+	}
 	if c.CPUProfile != "" {
 		pf, err := os.Create(c.CPUProfile)
 		if err != nil {

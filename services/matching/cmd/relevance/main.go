@@ -240,7 +240,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			sr.Systems[sys.name] = f
 		}
 		report.Sets[name] = sr
-		printTable(stdout, name, c.Half, sr)
+		printTable(stdout, name, sr)
 	}
 
 	line, err := json.Marshal(report)
@@ -279,14 +279,14 @@ func setNames(dir string) ([]string, error) {
 	return names, nil
 }
 
-func printTable(w io.Writer, name string, half relevance.Half, sr setReport) {
+func printTable(w io.Writer, name string, sr setReport) {
 	var scored, unjudged int
 	for _, f := range sr.Systems {
 		scored, unjudged = f.Needs, f.Unjudged
 	}
 	fmt.Fprintf(w, "\n%s (%s): %d vendors, %d needs scored", name, sr.Language, sr.Vendors, scored)
-	if half != relevance.HalfAll {
-		fmt.Fprintf(w, " (%s half)", half)
+	if sr.Half != relevance.HalfAll {
+		fmt.Fprintf(w, " (%s half)", sr.Half)
 	}
 	if unjudged > 0 {
 		fmt.Fprintf(w, ", %d without a right vendor left out", unjudged)

@@ -98,3 +98,32 @@ func TestFindUp(t *testing.T) {
 		t.Errorf("findUp(no such dir) = %q, want \"\"", got)
 	}
 }
+
+func TestParseConfigHalfAndSystems(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": "postgres://localhost/x", "GOVMATCH_EVAL_DIR": t.TempDir()}
+	getenv := func(k string) string { return env[k] }
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string // empty: valid
+	}{
+		{name: "all needs, all systems", args: nil},
+		{name: "tune half", args: []string{"-half", "tune"}},
+		{name: "test half, two systems", args: []string{"-half", "test", "-systems", "govmatch,bm25-bleve"}},
+		{name: "unknown half", args: []string{"-half", "train"}, wantErr: "-half"},
+		{name: "unknown system", args: []string{"-systems", "govmatch,solr"}, wantErr: `unknown system "solr"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := parseConfig(tt.args, getenv, &bytes.Buffer{})
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("parseConfig(%q): %v", tt.args, err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("parseConfig(%q) = %v, want an error with %q", tt.args, err, tt.wantErr)
+			}
+		})
+	}
+}
