@@ -58,7 +58,8 @@ test: ## run all tests with the race detector
 fuzz: ## run each fuzzer for FUZZTIME (default 30s)
 	@for spec in pkg/refdata:FuzzNormalizeCPV pkg/refdata:FuzzNormalizeRegion pkg/refdata:FuzzRegionFilterKey \
 	  pkg/tags:FuzzNormalize pkg/auth:FuzzVerify services/needs/need:FuzzValidateFields services/needs/need:FuzzBuildQuery \
-	  services/needs/refsearch:FuzzParseQuery services/vendors/profile:FuzzValidateFields services/vendors/profile:FuzzNormalizeLicence; do \
+	  services/needs/refsearch:FuzzParseQuery services/vendors/profile:FuzzValidateFields services/vendors/profile:FuzzNormalizeLicence \
+	  services/gateway/gateway:FuzzMatchesETag; do \
 	  dir=$${spec%%:*}; fn=$${spec##*:}; \
 	  echo "== $$dir $$fn"; $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$${FUZZTIME:-30s} ./$$dir/ ; \
 	done

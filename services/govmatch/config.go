@@ -87,6 +87,9 @@ type Config struct {
 	TrustedProxies []string `env:"GOVMATCH_TRUSTED_PROXIES"`
 	// MaxBodyBytes limits REST request bodies.
 	MaxBodyBytes int64 `env:"GOVMATCH_MAX_BODY_BYTES, default=1048576"`
+	// GatewayCopyBytes bounds the gateway's revalidated copies of tagged
+	// answers; 0 means none.
+	GatewayCopyBytes int64 `env:"GOVMATCH_GATEWAY_COPY_BYTES, default=67108864"`
 	// MatchCache is "on" or "off": whether matching caches its answers
 	// (in Redis with REDIS_URL, else in process).
 	MatchCache string `env:"GOVMATCH_MATCH_CACHE, default=on"`
@@ -132,6 +135,9 @@ func loadConfig(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 	}
 	if c.MaxBodyBytes <= 0 {
 		return c, fmt.Errorf("GOVMATCH_MAX_BODY_BYTES must be positive")
+	}
+	if c.GatewayCopyBytes < 0 {
+		return c, fmt.Errorf("GOVMATCH_GATEWAY_COPY_BYTES must be 0 (none) or positive")
 	}
 	if c.RateLimit < 0 || (c.RateLimit > 0 && c.RateBurst < 1) {
 		return c, fmt.Errorf("GOVMATCH_RATE_LIMIT must be 0 (off) or positive with GOVMATCH_RATE_BURST at least 1")

@@ -25,6 +25,8 @@ func TestLoadConfigRejectsBadSettings(t *testing.T) {
 		{name: "group too long", env: map[string]string{"GOVMATCH_MATCHING_GROUP": strings.Repeat("m", 64)}, wantErr: "GOVMATCH_MATCHING_GROUP"},
 		{name: "demo data neither true nor false", env: map[string]string{"GOVMATCH_DEMO_DATA": "yes"}, wantErr: "GOVMATCH_DEMO_DATA"},
 		{name: "negative rate limit", env: map[string]string{"GOVMATCH_RATE_LIMIT": "-1"}, wantErr: "GOVMATCH_RATE_LIMIT"},
+		{name: "negative copy bytes", env: map[string]string{"GOVMATCH_GATEWAY_COPY_BYTES": "-1"}, wantErr: "GOVMATCH_GATEWAY_COPY_BYTES"},
+		{name: "no copies", env: map[string]string{"GOVMATCH_GATEWAY_COPY_BYTES": "0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

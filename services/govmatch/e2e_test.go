@@ -91,6 +91,7 @@ func (s *system) token(t testing.TB, org string, role identity.Role) string {
 // response is what a REST call returned.
 type response struct {
 	status int
+	header http.Header
 	body   map[string]any
 	raw    []byte
 }
@@ -130,7 +131,7 @@ func (s *system) call(t testing.TB, method, path, token string, body any) respon
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := response{status: res.StatusCode, raw: raw}
+	out := response{status: res.StatusCode, header: res.Header, raw: raw}
 	if len(raw) > 0 && strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
 		if err := json.Unmarshal(raw, &out.body); err != nil {
 			t.Fatalf("%s %s: response is not a JSON object: %v\n%s", method, path, err, raw)

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"slices"
@@ -92,6 +94,34 @@ func TestMatchingThroughREST(t *testing.T) {
 		t.Errorf("within 1 s of the edit, vendors/lieferzone is not among the matches: %s", res.raw)
 	}
 
+	// An answer names its content with an ETag: the same ranking has the
+	// same one, a client holding it gets 304, and after a change the
+	// ranking has another.
+	const ranking = "/v1/needs/terminbuchung-buergerbuero/matches?pageSize=20"
+	a := sys.call(t, "GET", ranking, "", nil).expect(t, "ranking", http.StatusOK)
+	b := sys.call(t, "GET", ranking, "", nil).expect(t, "same ranking", http.StatusOK)
+	etag := a.header.Get("ETag")
+	if etag == "" || b.header.Get("ETag") != etag || !bytes.Equal(a.raw, b.raw) {
+		t.Errorf("ETag %q then %q; bodies equal: %v", etag, b.header.Get("ETag"), bytes.Equal(a.raw, b.raw))
+	}
+	if code := conditionalGet(t, sys.base+ranking, etag); code != http.StatusNotModified {
+		t.Errorf("If-None-Match %s: status %d, want 304", etag, code)
+	}
+	sys.call(t, "PATCH", "/v1/vendors/lieferzone", parking, map[string]any{
+		"description": "Lieferzonen und Ladezonen für den Wirtschaftsverkehr, Parkraum.",
+	}).expect(t, "vendor edits its profile again", http.StatusOK)
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if res = sys.call(t, "GET", ranking, "", nil); res.header.Get("ETag") != etag {
+			break
+		}
+	}
+	if res.expect(t, "ranking after the edit", http.StatusOK); res.header.Get("ETag") == etag || bytes.Equal(res.raw, a.raw) {
+		t.Errorf("within 1 s of the second edit the ranking still has ETag %s", etag)
+	}
+	if code := conditionalGet(t, sys.base+ranking, etag); code != http.StatusOK {
+		t.Errorf("If-None-Match of the old ranking: status %d, want 200", code)
+	}
+
 	sys.call(t, "GET", "/v1/vendors/terminfix/matches", "", nil).expect(t, "needs for a vendor", http.StatusOK)
 	sys.call(t, "GET", "/v1/needs/terminbuchung-buergerbuero/similarNeeds", "", nil).expect(t, "similar needs", http.StatusOK)
 	preview := sys.call(t, "POST", "/v1/matches:preview", giessen, map[string]any{
@@ -151,4 +181,23 @@ func TestMatchingThroughREST(t *testing.T) {
 			t.Errorf("%s is ranked for a need that must have ISO 27001 but holds only %v", name, certs)
 		}
 	}
+}
+
+// conditionalGet sends GET url with If-None-Match and returns the status.
+func conditionalGet(t *testing.T, url, etag string) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("If-None-Match", etag)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if _, err := io.Copy(io.Discard, res.Body); err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -238,6 +239,7 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready chan<- listeni
 			},
 			Degraded:       degradedNotes(matchCache),
 			MaxBodyBytes:   cfg.MaxBodyBytes,
+			CopyBytes:      cmp.Or(cfg.GatewayCopyBytes, -1), // 0 in the config: none
 			MetricsHandler: tel.MetricsHandler(),
 			JWKS:           jwks,
 			Limiter:        limiter,

@@ -10,6 +10,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -80,6 +81,10 @@ type Config struct {
 	// tokens from one address still cannot exceed it. When nil, requests
 	// with a token share their address's anonymous bucket.
 	TokenAddrLimiter ratelimit.Limiter
+	// CopyBytes bounds the JSON the gateway keeps of answers their backend
+	// tagged (see copies.go), in bytes; zero means DefaultCopyBytes, less
+	// than zero keeps none.
+	CopyBytes int64
 	// TrustedProxies are the reverse proxies and load balancers whose
 	// X-Forwarded-For the gateway believes when it names the client of a
 	// request for rate limiting. Without them, the client is the direct
@@ -116,6 +121,8 @@ type Gateway struct {
 	conns    []*grpc.ClientConn // one per distinct address
 	api      *runtime.ServeMux
 	handler  http.Handler
+	json     runtime.Marshaler
+	copies   *copies // nil: none kept
 
 	limiterWarned atomic.Int64 // unix nanoseconds of the last warning about a failing limiter
 }
@@ -151,20 +158,26 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 			g.backends = append(g.backends, b)
 		}
 	}
+	g.json = &runtime.JSONPb{
+		MarshalOptions: protojson.MarshalOptions{
+			EmitUnpopulated: false,
+			UseProtoNames:   false, // camelCase, as the OpenAPI document says
+		},
+		// A misspelt field must fail loudly, not be dropped.
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+	}
+	if cfg.CopyBytes >= 0 {
+		g.copies = newCopies(cmp.Or(cfg.CopyBytes, DefaultCopyBytes))
+	}
 	g.api = runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
-			Marshaler: &runtime.JSONPb{
-				MarshalOptions: protojson.MarshalOptions{
-					EmitUnpopulated: false,
-					UseProtoNames:   false, // camelCase, as the OpenAPI document says
-				},
-				// A misspelt field must fail loudly, not be dropped.
-				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-			},
-		}),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: jsonCopies{g.json}}),
 		runtime.WithIncomingHeaderMatcher(forwardNoHeaders),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithErrorHandler(g.handleError),
-		runtime.WithMiddlewares(routeTelemetry),
+		runtime.WithMiddlewares(routeTelemetry, g.lookUpCopy),
+		runtime.WithMetadata(copyMetadata),
+		runtime.WithForwardResponseOption(answerConditionally),
+		runtime.WithForwardResponseRewriter(g.serveCopy),
 	)
 
 	byAddr := map[string]*grpc.ClientConn{}

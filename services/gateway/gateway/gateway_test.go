@@ -154,19 +154,11 @@ type fixture struct {
 func newFixture(t *testing.T, mod func(*Config)) *fixture {
 	t.Helper()
 	needs := &fakeNeeds{}
-	backend := grpcx.NewServer(slog.New(slog.DiscardHandler))
-	needsv1.RegisterNeedsServiceServer(backend, needs)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- backend.Serve(lis) }()
-
+	backend, addr := serveBackend(t, func(s *grpcx.Server) { needsv1.RegisterNeedsServiceServer(s, needs) })
 	cfg := Config{
-		NeedsAddr:    lis.Addr().String(),
-		VendorsAddr:  lis.Addr().String(),
-		MatchingAddr: lis.Addr().String(),
+		NeedsAddr:    addr,
+		VendorsAddr:  addr,
+		MatchingAddr: addr,
 		MaxBodyBytes: 1024,
 		MetricsHandler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = io.WriteString(w, "govmatch_stub_total 1\n")
@@ -184,13 +176,30 @@ func newFixture(t *testing.T, mod func(*Config)) *fixture {
 		if err := gw.Close(); err != nil {
 			t.Error(err)
 		}
+	})
+	return &fixture{needs: needs, backend: backend, handler: gw.Handler()}
+}
+
+// serveBackend serves what register registers on a loopback port until
+// the test ends, and returns the server and its address.
+func serveBackend(t *testing.T, register func(*grpcx.Server)) (*grpcx.Server, string) {
+	t.Helper()
+	backend := grpcx.NewServer(slog.New(slog.DiscardHandler))
+	register(backend)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- backend.Serve(lis) }()
+	t.Cleanup(func() {
 		backend.Stop()
 		// ErrServerStopped: a test stopped the backend before it served.
 		if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			t.Error(err)
 		}
 	})
-	return &fixture{needs: needs, backend: backend, handler: gw.Handler()}
+	return backend, lis.Addr().String()
 }
 
 func (f *fixture) serve(r *http.Request) *httptest.ResponseRecorder {

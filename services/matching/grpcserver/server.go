@@ -6,10 +6,13 @@ package grpcserver
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/govmatch/govmatch/pkg/conditional"
 	"github.com/govmatch/govmatch/pkg/errdefs"
 	matchingv1 "github.com/govmatch/govmatch/proto/govmatch/matching/v1"
 	needsv1 "github.com/govmatch/govmatch/proto/govmatch/needs/v1"
@@ -100,9 +103,14 @@ func (s *Server) ListNeedMatches(ctx context.Context, req *matchingv1.ListNeedMa
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.svc.NeedMatches(ctx, id, q)
+	p, notModified, err := conditionally(ctx, evidence, func(ctx context.Context) (match.Page, error) {
+		return s.svc.NeedMatches(ctx, id, q)
+	})
 	if err != nil {
 		return nil, err
+	}
+	if notModified {
+		return &matchingv1.ListNeedMatchesResponse{}, nil
 	}
 	excluded, total := ExclusionsToProto(p)
 	return &matchingv1.ListNeedMatchesResponse{
@@ -125,9 +133,14 @@ func (s *Server) ListVendorMatches(ctx context.Context, req *matchingv1.ListVend
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.svc.VendorMatches(ctx, id, q)
+	p, notModified, err := conditionally(ctx, evidence, func(ctx context.Context) (match.Page, error) {
+		return s.svc.VendorMatches(ctx, id, q)
+	})
 	if err != nil {
 		return nil, err
+	}
+	if notModified {
+		return &matchingv1.ListVendorMatchesResponse{}, nil
 	}
 	return &matchingv1.ListVendorMatchesResponse{Matches: MatchesToProto(p.Results, needName, evidence), NextPageToken: p.NextPageToken, WeightsVersion: p.WeightsVersion}, nil
 }
@@ -148,15 +161,43 @@ func (s *Server) PreviewMatches(ctx context.Context, req *matchingv1.PreviewMatc
 	if err := checkRequirements(req.GetNeed().GetRequirements()); err != nil {
 		return nil, err
 	}
-	p, err := s.svc.Preview(ctx, readmodel.MatchNeed(req.GetNeed()), q)
+	p, notModified, err := conditionally(ctx, evidence, func(ctx context.Context) (match.Page, error) {
+		return s.svc.Preview(ctx, readmodel.MatchNeed(req.GetNeed()), q)
+	})
 	if err != nil {
 		return nil, err
+	}
+	if notModified {
+		return &matchingv1.PreviewMatchesResponse{}, nil
 	}
 	excluded, total := ExclusionsToProto(p)
 	return &matchingv1.PreviewMatchesResponse{
 		Matches: MatchesToProto(p.Results, vendorName, evidence), NextPageToken: p.NextPageToken, WeightsVersion: p.WeightsVersion,
 		Excluded: excluded, ExcludedTotal: total,
 	}, nil
+}
+
+// conditionally answers a call with rank, conditionally on the caller's
+// If-None-Match (package conditional), and names the answer's content in
+// the response header. A response's tag is its page's and its view's: one
+// page renders differently in the two views. When the caller holds the
+// answer, notModified is true and the response message stays empty.
+func conditionally(ctx context.Context, evidence int, rank func(context.Context) (match.Page, error)) (p match.Page, notModified bool, err error) {
+	view := "-e" + strconv.Itoa(evidence)
+	if tag, ok := strings.CutSuffix(conditional.IfNoneMatch(ctx), view); ok {
+		ctx = match.WithIfNoneMatch(ctx, tag)
+	}
+	p, err = rank(ctx)
+	switch {
+	case errors.Is(err, match.ErrNotModified):
+		conditional.SetNotModified(ctx, p.ETag+view)
+		return p, true, nil
+	case err != nil:
+		return p, false, err
+	case p.ETag != "":
+		conditional.SetETag(ctx, p.ETag+view)
+	}
+	return p, false, nil
 }
 
 // hostings are the values of a KIND_HOSTING requirement after
@@ -216,9 +257,14 @@ func (s *Server) ListSimilarNeeds(ctx context.Context, req *matchingv1.ListSimil
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.svc.SimilarNeeds(ctx, id, q)
+	p, notModified, err := conditionally(ctx, evidence, func(ctx context.Context) (match.Page, error) {
+		return s.svc.SimilarNeeds(ctx, id, q)
+	})
 	if err != nil {
 		return nil, err
+	}
+	if notModified {
+		return &matchingv1.ListSimilarNeedsResponse{}, nil
 	}
 	return &matchingv1.ListSimilarNeedsResponse{Matches: MatchesToProto(p.Results, needName, evidence), NextPageToken: p.NextPageToken, WeightsVersion: p.WeightsVersion}, nil
 }

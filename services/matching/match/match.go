@@ -7,6 +7,7 @@ package match
 
 import (
 	"context"
+	"errors"
 
 	"github.com/govmatch/govmatch/services/matching/score"
 )
@@ -147,12 +148,42 @@ type Page struct {
 	// are for vendor rankings only and ignore the Filters.
 	LeftOut      []LeftOut
 	LeftOutTotal int
+	// ETag, when set, names this page's content: every page a Ranker
+	// answers with the same ETag is the same page. Only a Ranker that can
+	// promise that sets it (matchcache, for pages of a known content
+	// digest); it is not part of the content.
+	ETag string `json:"-"`
 }
 
 // Ranker is what the gRPC server calls; *Service implements it.
+//
+// A Ranker that sets Page.ETag may answer a context that carries, through
+// WithIfNoneMatch, the ETag of the page it would return with that ETag
+// alone and ErrNotModified: the caller holds the page already.
 type Ranker interface {
 	NeedMatches(ctx context.Context, needID string, q Query) (Page, error)
 	VendorMatches(ctx context.Context, vendorID string, q Query) (Page, error)
 	Preview(ctx context.Context, n Need, q Query) (Page, error)
 	SimilarNeeds(ctx context.Context, needID string, q Query) (Page, error)
+}
+
+// ErrNotModified is a Ranker's answer when the caller holds the page it
+// would return (see Ranker). It is not a failure.
+var ErrNotModified = errors.New("match: not modified")
+
+type ifNoneMatchKey struct{}
+
+// WithIfNoneMatch returns ctx carrying the ETag of a page the caller
+// holds.
+func WithIfNoneMatch(ctx context.Context, etag string) context.Context {
+	if etag == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, ifNoneMatchKey{}, etag)
+}
+
+// IfNoneMatch returns the ETag WithIfNoneMatch put into ctx, or "".
+func IfNoneMatch(ctx context.Context) string {
+	s, _ := ctx.Value(ifNoneMatchKey{}).(string)
+	return s
 }

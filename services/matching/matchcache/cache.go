@@ -11,6 +11,11 @@
 // computed once. When the store fails or is slow, requests are answered
 // by the wrapped ranker, and the cache reports itself degraded until the
 // store answers again.
+//
+// Since a key names one content, a page's ETag is its key's hash: a caller
+// that holds the page of the current key (match.WithIfNoneMatch) gets
+// match.ErrNotModified without a lookup. The gateway revalidates its
+// rendered copies this way on every request.
 package matchcache
 
 import (
@@ -49,8 +54,9 @@ const (
 // or "redis").
 const (
 	// MetricLookups counts requests by "result": "hit", "miss", "error"
-	// (the store failed or was slow) or "bypass" (degraded: the store was
-	// not asked).
+	// (the store failed or was slow), "bypass" (degraded: the store was
+	// not asked) or "revalidated" (the caller held the current page, see
+	// match.ErrNotModified: nothing was read).
 	MetricLookups = "govmatch.matchcache.lookups"
 	// MetricLookupDuration is the latency of the store's Get, in seconds.
 	MetricLookupDuration = "govmatch.matchcache.lookup.duration"
@@ -118,6 +124,7 @@ type Cache struct {
 	stores               metric.Int64Counter
 	storeAttr            metric.MeasurementOption
 	hit, miss, err, skip metric.AddOption
+	revalidated          metric.AddOption
 	stored, stale, serr  metric.AddOption
 	reg                  metric.Registration
 }
@@ -162,10 +169,11 @@ func (c *Cache) instrument() error {
 	}
 	c.storeAttr = metric.WithAttributeSet(attribute.NewSet(storeKV))
 	c.hit, c.miss, c.err, c.skip = with("result", "hit"), with("result", "miss"), with("result", "error"), with("result", "bypass")
+	c.revalidated = with("result", "revalidated")
 	c.stored, c.stale, c.serr = with("result", "stored"), with("result", "stale"), with("result", "error")
 	var errs [5]error
 	c.lookups, errs[0] = m.Int64Counter(MetricLookups,
-		metric.WithDescription("Match cache lookups by result (hit, miss, error, bypass)."), metric.WithUnit("{lookup}"))
+		metric.WithDescription("Match cache lookups by result (hit, miss, error, bypass, revalidated)."), metric.WithUnit("{lookup}"))
 	c.lookupDuration, errs[1] = m.Float64Histogram(MetricLookupDuration,
 		metric.WithDescription("Latency of match cache lookups."), metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1))
@@ -241,11 +249,27 @@ func (c *Cache) Preview(ctx context.Context, n match.Need, q match.Query) (match
 func (c *Cache) page(ctx context.Context, subject string, q match.Query, compute func(context.Context) (match.Page, error)) (match.Page, error) {
 	digest, version := c.src.DigestVersion()
 	key := Key(c.opts.Prefix, subject, digest, c.ver, q, identity.FromContext(ctx))
+	// Every page under one key is the same page (the key holds the
+	// content's digest and everything else the page depends on), so the
+	// key names the content: a caller holding the page of this key needs
+	// nothing, whether or not the store still has it.
+	tag := ETag(key)
+	if match.IfNoneMatch(ctx) == tag {
+		// While degraded, a revalidation is the probe when one is due:
+		// else a cache whose traffic is all revalidations would not
+		// notice that its store is back.
+		if c.br.Open() && c.br.Try() {
+			_, _, _ = c.get(ctx, key)
+		}
+		c.lookups.Add(ctx, 1, c.revalidated)
+		return match.Page{ETag: tag}, match.ErrNotModified
+	}
 
 	useStore := c.br.Try()
 	if useStore {
 		p, ok, err := c.lookup(ctx, key)
 		if ok {
+			p.ETag = tag
 			return p, nil
 		}
 		useStore = err == nil
@@ -261,7 +285,14 @@ func (c *Cache) page(ctx context.Context, subject string, q match.Query, compute
 		if err != nil {
 			return nil, err // errors are never cached
 		}
-		c.save(ctx, key, version, useStore, p)
+		// A page computed across a change may hold some of it: it is
+		// neither stored nor named by the key's tag.
+		if _, now := c.src.DigestVersion(); now != version {
+			c.stores.Add(ctx, 1, c.stale)
+			return p, nil
+		}
+		p.ETag = tag
+		c.save(ctx, key, useStore, p)
 		return p, nil
 	})
 	select {
@@ -275,39 +306,44 @@ func (c *Cache) page(ctx context.Context, subject string, q match.Query, compute
 	}
 }
 
-// lookup asks the store for key. An error means the store failed.
+// lookup asks the store for key and counts the answer. An error means the
+// store failed.
 func (c *Cache) lookup(ctx context.Context, key string) (match.Page, bool, error) {
-	sctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
-	defer cancel()
-	start := time.Now()
-	p, ok, err := c.store.Get(sctx, key)
-	c.lookupDuration.Record(ctx, time.Since(start).Seconds(), c.storeAttr)
+	p, ok, err := c.get(ctx, key)
 	switch {
 	case err != nil:
 		c.lookups.Add(ctx, 1, c.err)
-		if ctx.Err() == nil { // else the caller gave up, which says nothing about the store
-			c.br.Failed(ctx, "store", c.store.Name(), "op", "get", "error", err)
-		}
-		return match.Page{}, false, err
 	case ok:
 		c.lookups.Add(ctx, 1, c.hit)
 	default:
 		c.lookups.Add(ctx, 1, c.miss)
 	}
+	return p, ok, err
+}
+
+// get asks the store for key within the timeout and tells the breaker how
+// it went.
+func (c *Cache) get(ctx context.Context, key string) (match.Page, bool, error) {
+	sctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	start := time.Now()
+	p, ok, err := c.store.Get(sctx, key)
+	c.lookupDuration.Record(ctx, time.Since(start).Seconds(), c.storeAttr)
+	if err != nil {
+		if ctx.Err() == nil { // else the caller gave up, which says nothing about the store
+			c.br.Failed(ctx, "store", c.store.Name(), "op", "get", "error", err)
+		}
+		return match.Page{}, false, err
+	}
 	c.br.Succeeded(ctx, "store", c.store.Name())
 	return p, ok, nil
 }
 
-// save stores p under key if the model is still at version, the one key's
-// digest was read with: a page computed across a change may hold some of
-// it and must not be served under either digest.
-func (c *Cache) save(ctx context.Context, key string, version uint64, useStore bool, p match.Page) {
+// save stores p under key; the caller checked that the model is still at
+// the version key's digest was read with.
+func (c *Cache) save(ctx context.Context, key string, useStore bool, p match.Page) {
 	if !useStore {
 		c.stores.Add(ctx, 1, c.skip)
-		return
-	}
-	if _, now := c.src.DigestVersion(); now != version {
-		c.stores.Add(ctx, 1, c.stale)
 		return
 	}
 	sctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)

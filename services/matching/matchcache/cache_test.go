@@ -188,6 +188,64 @@ func TestRecomputedAfterUpdate(t *testing.T) {
 	}
 }
 
+// TestRevalidation: a caller holding the current page of a request is told
+// so without a lookup or a computation; any other tag, another query or
+// caller, or a change of the model gets the full page. A page computed
+// across a change has no tag.
+func TestRevalidation(t *testing.T) {
+	t.Parallel()
+	m := newModel(t)
+	m.seed(3)
+	inner := &counting{Ranker: match.NewService(m.rm)}
+	c := newCache(t, inner, m.rm, matchcache.NewMemory(0), matchcache.Options{})
+	q := match.Query{PageSize: 2}
+	first, err := c.NeedMatches(anonymous, "pub", q)
+	if err != nil || first.ETag == "" || len(first.Results) == 0 {
+		t.Fatalf("first answer: tag %q, %d results, %v", first.ETag, len(first.Results), err)
+	}
+	again, err := c.NeedMatches(anonymous, "pub", q)
+	if err != nil || again.ETag != first.ETag {
+		t.Fatalf("cached answer: tag %q, want %q (%v)", again.ETag, first.ETag, err)
+	}
+	p, err := c.NeedMatches(match.WithIfNoneMatch(anonymous, first.ETag), "pub", q)
+	if !errors.Is(err, match.ErrNotModified) || p.ETag != first.ETag || p.Results != nil {
+		t.Fatalf("holding the current page: %+v, %v", p, err)
+	}
+
+	for _, tc := range []struct {
+		name    string
+		ctx     context.Context
+		q       match.Query
+		sameTag bool
+	}{
+		{"another tag", match.WithIfNoneMatch(anonymous, "0123"), q, true},
+		{"another query", match.WithIfNoneMatch(anonymous, first.ETag), match.Query{PageSize: 3}, false},
+		{"another caller", match.WithIfNoneMatch(giessen, first.ETag), q, false},
+	} {
+		p, err := c.NeedMatches(tc.ctx, "pub", tc.q)
+		if err != nil || len(p.Results) == 0 || p.ETag == "" {
+			t.Errorf("%s: %d results, tag %q, %v", tc.name, len(p.Results), p.ETag, err)
+		}
+		if (p.ETag == first.ETag) != tc.sameTag {
+			t.Errorf("%s: tag %q, first answer's %q", tc.name, p.ETag, first.ETag)
+		}
+	}
+
+	m.apply(&vendorsv1.VendorUpdated{Vendor: vendor("v01", "2", bookingDesc, "iso-27001")})
+	p, err = c.NeedMatches(match.WithIfNoneMatch(anonymous, first.ETag), "pub", q)
+	if err != nil || p.ETag == first.ETag || len(p.Results) == 0 {
+		t.Fatalf("after a change: tag %q (held %q), %d results, %v", p.ETag, first.ETag, len(p.Results), err)
+	}
+
+	// A change while the page is computed: the page is answered, untagged.
+	before := inner.calls.Load()
+	inner.during = func() { m.apply(&vendorsv1.VendorUpdated{Vendor: vendor("v02", "2", bookingDesc)}) }
+	p, err = c.NeedMatches(anonymous, "pub", match.Query{PageSize: 4})
+	if err != nil || p.ETag != "" || len(p.Results) == 0 || inner.calls.Load() != before+1 {
+		t.Fatalf("page computed across a change: tag %q, %d results, %v", p.ETag, len(p.Results), err)
+	}
+}
+
 // TestDraftsPerOrganisation: a draft's cached matches never reach another
 // organisation or an anonymous caller.
 func TestDraftsPerOrganisation(t *testing.T) {
@@ -352,23 +410,48 @@ func testConcurrentUpdates(t *testing.T, store matchcache.Store, prefix string) 
 	wg.Go(func() {
 		for i := 1; ctx.Err() == nil; i++ {
 			m.apply(&vendorsv1.VendorUpdated{Vendor: variants[i%states]})
-			// Bursts of changes, and pauses in which pages are cached.
+			// Bursts of changes, and pauses in which pages are cached and
+			// revalidated.
 			time.Sleep(time.Duration(i%5) * 3 * time.Millisecond)
+			if i%10 == 0 {
+				time.Sleep(25 * time.Millisecond)
+			}
 		}
 	})
 	var mu sync.Mutex
-	answers, failures := 0, 0
+	answers, failures, revalidated := 0, 0, 0
 	for w := range 4 {
 		wg.Go(func() {
+			// Like the gateway, every other request holds the last tagged
+			// page of its query and asks conditionally: a not-modified
+			// answer means the held page is the answer, and must be right.
+			held := make([]match.Page, len(queries))
 			for i := w; ctx.Err() == nil; i++ {
 				qi := i % len(queries)
 				q := queries[qi]
+				qctx := q.ctx
+				if i%2 == 0 {
+					qctx = match.WithIfNoneMatch(qctx, held[qi].ETag)
+				}
 				before := m.rm.Version()
-				got, err := c.NeedMatches(q.ctx, q.need, q.q)
+				got, err := c.NeedMatches(qctx, q.need, q.q)
 				after := m.rm.Version()
+				if errors.Is(err, match.ErrNotModified) {
+					if got.ETag != held[qi].ETag {
+						t.Errorf("not modified with tag %q, held %q", got.ETag, held[qi].ETag)
+						return
+					}
+					got, err = held[qi], nil
+					mu.Lock()
+					revalidated++
+					mu.Unlock()
+				}
 				if err != nil {
 					t.Errorf("request: %v", err)
 					return
+				}
+				if got.ETag != "" {
+					held[qi] = got
 				}
 				ok := false
 				for v := before; v <= after && !ok; v++ {
@@ -389,8 +472,8 @@ func testConcurrentUpdates(t *testing.T, store matchcache.Store, prefix string) 
 	}
 	wg.Wait()
 	computed := int(inner.calls.Load())
-	t.Logf("%d answers (%d computed), %d wrong, %d updates", answers, computed, failures, m.rm.Version()-base)
-	if answers < 20 || computed >= answers {
-		t.Errorf("%d answers in 2 s, %d of them computed: the test did not exercise the cache", answers, computed)
+	t.Logf("%d answers (%d computed, %d revalidated), %d wrong, %d updates", answers, computed, revalidated, failures, m.rm.Version()-base)
+	if answers < 20 || computed >= answers || revalidated == 0 {
+		t.Errorf("%d answers in 2 s, %d of them computed, %d revalidated: the test did not exercise the cache", answers, computed, revalidated)
 	}
 }

@@ -2,6 +2,7 @@ package matchcache_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -135,5 +136,54 @@ func TestRedisHangs(t *testing.T) {
 	}
 	if !c.Degraded() {
 		t.Error("not degraded with a hung Redis")
+	}
+}
+
+// switchable is a Store that fails while down.
+type switchable struct {
+	matchcache.Store
+	down atomic.Bool
+}
+
+var errDown = errors.New("store down")
+
+func (s *switchable) Get(ctx context.Context, key string) (match.Page, bool, error) {
+	if s.down.Load() {
+		return match.Page{}, false, errDown
+	}
+	return s.Store.Get(ctx, key)
+}
+
+func (s *switchable) Set(ctx context.Context, key string, p match.Page, ttl time.Duration) error {
+	if s.down.Load() {
+		return errDown
+	}
+	return s.Store.Set(ctx, key, p, ttl)
+}
+
+// TestRevalidationsProbe: a degraded cache whose requests are all
+// revalidations still notices that its store is back.
+func TestRevalidationsProbe(t *testing.T) {
+	t.Parallel()
+	m := newModel(t)
+	m.seed(3)
+	store := &switchable{Store: matchcache.NewMemory(0)}
+	c := newCache(t, match.NewService(m.rm), m.rm, store, matchcache.Options{RetryAfter: 10 * time.Millisecond})
+	p, err := c.NeedMatches(anonymous, "pub", match.Query{})
+	if err != nil || p.ETag == "" {
+		t.Fatalf("tag %q, %v", p.ETag, err)
+	}
+	store.down.Store(true)
+	if _, err := c.NeedMatches(anonymous, "pub", match.Query{PageSize: 2}); err != nil || !c.Degraded() {
+		t.Fatalf("with the store down: degraded %v, %v", c.Degraded(), err)
+	}
+	store.down.Store(false)
+	for deadline := time.Now().Add(5 * time.Second); c.Degraded() && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if _, err := c.NeedMatches(match.WithIfNoneMatch(anonymous, p.ETag), "pub", match.Query{}); !errors.Is(err, match.ErrNotModified) {
+			t.Fatalf("revalidation: %v", err)
+		}
+	}
+	if c.Degraded() {
+		t.Error("still degraded 5 s after the store came back, with revalidations only")
 	}
 }

@@ -57,6 +57,10 @@ func Key(prefix, subject, digest, weights string, q match.Query, p identity.Prin
 	return sb.String()
 }
 
+// ETag returns the tag that names the page stored under key: a hash, so
+// that it shows nothing of the caller or the query.
+func ETag(key string) string { return hashHex([]byte(key), 16) }
+
 // hashHex is the first n bytes of the SHA-256 of b, in hex.
 func hashHex(b []byte, n int) string {
 	sum := sha256.Sum256(b)

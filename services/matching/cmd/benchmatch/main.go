@@ -4,11 +4,13 @@
 // need against every vendor. It then loads the same vendors and needs into
 // matching's read model (straight, as a Rebuild from the registries would)
 // and measures, with -clients concurrent clients for -duration each:
-// cached rankings through the REST gateway (in-process cache, and Redis
-// when REDIS_URL answers), and two references under the same load: a
-// trivial API endpoint (GET of a constant vendor through the gateway and
-// gRPC) and the gateway's /healthz, which involves neither. Last, PostgreSQL full-text search over the same vendors
-// (skipped when DATABASE_URL does not answer). It prints the figures as a
+// cached rankings through the REST gateway (in-process cache with the
+// gateway's revalidated copies, as govmatch runs; without the copies; and
+// Redis without the copies when REDIS_URL answers), and two references
+// under the same load: a trivial API endpoint (GET of a constant vendor
+// through the gateway and gRPC) and the gateway's /healthz, which
+// involves neither. Last, PostgreSQL full-text search over the same
+// vendors (skipped when DATABASE_URL does not answer). It prints the figures as a
 // table, then all of them as one JSON object on the last line.
 //
 //	go run ./services/matching/cmd/benchmatch [-vendors 100000] [-needs 10000] [-queries 1000] [-k 100] [-clients 32] [-duration 10s]
@@ -133,14 +135,19 @@ type Figures struct {
 	Clients          int     `json:"clients"`
 	LoadSeconds      float64 `json:"load_s"`
 	HotNeeds         int     `json:"hot_needs"`
-	// CachedREST is the in-process cache (the monolith), CachedRESTRedis
-	// the shared one (microservices), TrivialREST the reference (a trivial
-	// API endpoint), HealthzREST the gateway's /healthz.
-	CachedREST      Load   `json:"cached_rest"`
-	CachedRESTRedis *Load  `json:"cached_rest_redis,omitempty"`
-	RedisSkipped    string `json:"redis_skipped,omitempty"`
-	TrivialREST     Load   `json:"trivial_rest"`
-	HealthzREST     Load   `json:"healthz_rest"`
+	// CachedREST is the in-process cache (the monolith) with the
+	// gateway's revalidated copies, as govmatch runs; CachedRESTNoCopies
+	// the same without the copies (each answer read from the cache,
+	// carried over gRPC and rendered); CachedRESTRedis the shared cache
+	// (microservices), without copies, so that each answer is read from
+	// Redis; TrivialREST the reference (a trivial API endpoint),
+	// HealthzREST the gateway's /healthz.
+	CachedREST         Load   `json:"cached_rest"`
+	CachedRESTNoCopies Load   `json:"cached_rest_no_copies"`
+	CachedRESTRedis    *Load  `json:"cached_rest_redis,omitempty"`
+	RedisSkipped       string `json:"redis_skipped,omitempty"`
+	TrivialREST        Load   `json:"trivial_rest"`
+	HealthzREST        Load   `json:"healthz_rest"`
 	// CachedCall is the cache alone, called from Go.
 	CachedCall      Load    `json:"cached_call"`
 	CachedToTrivial float64 `json:"cached_to_trivial"`
@@ -273,8 +280,9 @@ func report(w io.Writer, f Figures) error {
 		fmt.Fprintf(tw, "%s throughput\t%.0f req/s\t\t\n", name, l.RPS)
 	}
 	loadRows(fmt.Sprintf("cached REST ranking (%d clients, %d needs)", f.Clients, f.HotNeeds), f.CachedREST)
+	loadRows("cached REST ranking, gateway copies off", f.CachedRESTNoCopies)
 	if f.CachedRESTRedis != nil {
-		loadRows("cached REST ranking, Redis", *f.CachedRESTRedis)
+		loadRows("cached REST ranking, Redis, gateway copies off", *f.CachedRESTRedis)
 	} else {
 		fmt.Fprintf(tw, "cached REST ranking, Redis\tskipped: %s\t\t\n", f.RedisSkipped)
 	}

@@ -87,7 +87,7 @@ type system struct {
 	stop  func()
 }
 
-func startSystem(ctx context.Context, rm *readmodel.Model, store matchcache.Store, prefix string) (_ *system, err error) {
+func startSystem(ctx context.Context, rm *readmodel.Model, store matchcache.Store, prefix string, copyBytes int64) (_ *system, err error) {
 	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var closers []func()
 	stop := func() {
@@ -130,7 +130,7 @@ func startSystem(ctx context.Context, rm *readmodel.Model, store matchcache.Stor
 	closers = append(closers, srv.Stop)
 
 	addr := glis.Addr().String()
-	gw, err := gateway.New(ctx, gateway.Config{NeedsAddr: addr, VendorsAddr: addr, MatchingAddr: addr}, log)
+	gw, err := gateway.New(ctx, gateway.Config{NeedsAddr: addr, VendorsAddr: addr, MatchingAddr: addr, CopyBytes: copyBytes}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -329,7 +329,7 @@ func systemFigures(ctx context.Context, c config, vendors []score.Vendor, needs 
 	f.ModelLoadSeconds = time.Since(start).Seconds()
 	f.Clients, f.LoadSeconds, f.HotNeeds = c.Clients, c.Duration.Seconds(), c.HotNeeds
 
-	sys, err := startSystem(ctx, rm, matchcache.NewMemory(0), "")
+	sys, err := startSystem(ctx, rm, matchcache.NewMemory(0), "", 0)
 	if err != nil {
 		return err
 	}
@@ -337,6 +337,19 @@ func systemFigures(ctx context.Context, c config, vendors []score.Vendor, needs 
 	client := newClient(c.Clients)
 	defer client.CloseIdleConnections()
 	if f.CachedREST, err = cachedLoad(ctx, c, client, sys.base); err != nil {
+		return err
+	}
+	if err := func() error {
+		nsys, err := startSystem(ctx, rm, matchcache.NewMemory(0), "", -1)
+		if err != nil {
+			return err
+		}
+		defer nsys.stop()
+		nclient := newClient(c.Clients)
+		defer nclient.CloseIdleConnections()
+		f.CachedRESTNoCopies, err = cachedLoad(ctx, c, nclient, nsys.base)
+		return err
+	}(); err != nil {
 		return err
 	}
 	if f.TrivialREST, err = trivialLoad(ctx, c, client, sys.base, trivialAPIPath); err != nil {
@@ -374,7 +387,7 @@ func systemFigures(ctx context.Context, c config, vendors []score.Vendor, needs 
 		f.RedisSkipped = fmt.Sprintf("Redis at REDIS_URL unreachable: %v", err)
 		return nil
 	}
-	rsys, err := startSystem(ctx, rm, matchcache.NewRedis(rdb), fmt.Sprintf("benchmatch:%d:", time.Now().UnixNano()))
+	rsys, err := startSystem(ctx, rm, matchcache.NewRedis(rdb), fmt.Sprintf("benchmatch:%d:", time.Now().UnixNano()), -1)
 	if err != nil {
 		return err
 	}
