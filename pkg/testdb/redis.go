@@ -84,6 +84,7 @@ type RedisProcess struct {
 	bin  string
 	dir  string // working directory and log
 	port int
+	args []string   // more redis-server arguments
 	tb   testing.TB // fails Start and Stop; nil for the shared server
 
 	mu     sync.Mutex
@@ -138,7 +139,7 @@ func (p *RedisProcess) signal(sig syscall.Signal) {
 // startRedis starts redis-server on a free port in a new temporary
 // directory. Between picking a free port and binding it another process may
 // take it, so it tries a few ports.
-func startRedis(bin string) (*RedisProcess, error) {
+func startRedis(bin string, args ...string) (*RedisProcess, error) {
 	dir, err := os.MkdirTemp("", "testdb-redis-")
 	if err != nil {
 		return nil, err
@@ -150,7 +151,7 @@ func startRedis(bin string) (*RedisProcess, error) {
 			lastErr = err
 			break
 		}
-		p := &RedisProcess{bin: bin, dir: dir, port: port}
+		p := &RedisProcess{bin: bin, dir: dir, port: port, args: args}
 		if lastErr = p.start(); lastErr == nil {
 			return p, nil
 		}
@@ -178,6 +179,7 @@ func (p *RedisProcess) start() error {
 		"--appendonly", "no",
 		"--dir", p.dir,
 	)
+	cmd.Args = append(cmd.Args, p.args...)
 	cmd.Dir = p.dir
 	cmd.Stdout = log
 	cmd.Stderr = log

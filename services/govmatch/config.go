@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -93,6 +94,12 @@ type Config struct {
 	// MatchCache is "on" or "off": whether matching caches its answers
 	// (in Redis with REDIS_URL, else in process).
 	MatchCache string `env:"GOVMATCH_MATCH_CACHE, default=on"`
+	// MatchCacheRedisCluster, when set, is a Redis Cluster that holds the
+	// match cache instead of REDIS_URL's Redis, as
+	// redis://host1:6379?addr=host2:6379&addr=host3:6379 (go-redis's
+	// cluster URL): the cache is the one large Redis tenant, and its keys
+	// spread over a cluster by their hash tags.
+	MatchCacheRedisCluster string `env:"GOVMATCH_MATCH_CACHE_REDIS_CLUSTER"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL, default=info"`
 }
@@ -148,6 +155,14 @@ func loadConfig(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 	if c.RedisURL != "" {
 		if _, err := redis.ParseURL(c.RedisURL); err != nil {
 			return c, fmt.Errorf("REDIS_URL: %w", err)
+		}
+	}
+	if c.MatchCacheRedisCluster != "" {
+		if _, err := redis.ParseClusterURL(c.MatchCacheRedisCluster); err != nil {
+			return c, fmt.Errorf("GOVMATCH_MATCH_CACHE_REDIS_CLUSTER: %w", err)
+		}
+		if !c.matchCache() {
+			return c, errors.New("GOVMATCH_MATCH_CACHE_REDIS_CLUSTER is set but GOVMATCH_MATCH_CACHE=off")
 		}
 	}
 	if err := (&slog.LevelVar{}).UnmarshalText([]byte(c.LogLevel)); err != nil {

@@ -27,6 +27,9 @@ func TestLoadConfigRejectsBadSettings(t *testing.T) {
 		{name: "negative rate limit", env: map[string]string{"GOVMATCH_RATE_LIMIT": "-1"}, wantErr: "GOVMATCH_RATE_LIMIT"},
 		{name: "negative copy bytes", env: map[string]string{"GOVMATCH_GATEWAY_COPY_BYTES": "-1"}, wantErr: "GOVMATCH_GATEWAY_COPY_BYTES"},
 		{name: "no copies", env: map[string]string{"GOVMATCH_GATEWAY_COPY_BYTES": "0"}},
+		{name: "cache cluster", env: map[string]string{"GOVMATCH_MATCH_CACHE_REDIS_CLUSTER": "redis://127.0.0.1:7000?addr=127.0.0.1:7001"}},
+		{name: "cache cluster not a URL", env: map[string]string{"GOVMATCH_MATCH_CACHE_REDIS_CLUSTER": "tcp://x:1"}, wantErr: "GOVMATCH_MATCH_CACHE_REDIS_CLUSTER"},
+		{name: "cache cluster with the cache off", env: map[string]string{"GOVMATCH_MATCH_CACHE_REDIS_CLUSTER": "redis://127.0.0.1:7000", "GOVMATCH_MATCH_CACHE": "off"}, wantErr: "GOVMATCH_MATCH_CACHE=off"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,17 +54,7 @@ func TestMatchCacheRedisOutage(t *testing.T) {
 	// hits is the number of answers from the cache /metrics reports so
 	// far: hits, and revalidations of the gateway's copy (a repeated GET
 	// through the gateway is one).
-	hits := func() float64 {
-		total := 0.0
-		for _, line := range strings.Split(string(sys.call(t, "GET", "/metrics", "", nil).raw), "\n") {
-			if strings.HasPrefix(line, "govmatch_matchcache_lookups_total{") &&
-				(strings.Contains(line, `result="hit"`) || strings.Contains(line, `result="revalidated"`)) {
-				v, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-				total += v
-			}
-		}
-		return total
-	}
+	hits := func() float64 { return lookups(t, sys, "hit") + lookups(t, sys, "revalidated") }
 	// The demo data's events may still be arriving after the rebuild, and
 	// each changes the model's digest: ask a query not asked before (a new
 	// page size) until its repetition is answered from the cache, and
@@ -146,4 +137,66 @@ func TestAdminHealthzShowsCacheDegraded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMatchCacheOnRedisCluster: with GOVMATCH_MATCH_CACHE_REDIS_CLUSTER
+// the monolith keeps its match cache in a Redis Cluster, and a repeated
+// query is answered from there.
+func TestMatchCacheOnRedisCluster(t *testing.T) {
+	t.Parallel()
+	addrs := testdb.RedisCluster(t, 3)
+	url := "redis://" + addrs[0] + "?addr=" + addrs[1] + "&addr=" + addrs[2]
+	sys := startMonolith(t, "", true, "GOVMATCH_MATCH_CACHE_REDIS_CLUSTER", url)
+	const path = "/v1/needs/terminbuchung-buergerbuero/matches"
+	for deadline := time.Now().Add(20 * time.Second); sys.call(t, "GET", path, "", nil).status != http.StatusOK; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no matches within 20 s of the start")
+		}
+	}
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	t.Cleanup(func() { _ = rdb.Close() })
+	var keys atomic.Int64
+	countKeys := func() int64 {
+		keys.Store(0)
+		if err := rdb.ForEachMaster(t.Context(), func(ctx context.Context, c *redis.Client) error {
+			n, err := c.DBSize(ctx).Result()
+			keys.Add(n)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return keys.Load()
+	}
+	// New queries until pages are stored (the demo data's events may
+	// still change the digest at first), then a repeated query is a hit.
+	for size := 7; countKeys() == 0; size++ {
+		if size > 100 {
+			t.Fatal("no page stored in the cluster")
+		}
+		sys.call(t, "GET", fmt.Sprintf("%s?pageSize=%d", path, size), "", nil).expect(t, "matches", http.StatusOK)
+	}
+	// The same query by another URL (the view named; the gateway has no
+	// copy of it) is a hit.
+	hitsBefore := lookups(t, sys, "hit")
+	for size := 7; size <= 100 && lookups(t, sys, "hit") == hitsBefore; size++ {
+		q := fmt.Sprintf("%s?pageSize=%d", path, size)
+		sys.call(t, "GET", q, "", nil).expect(t, "matches", http.StatusOK)
+		sys.call(t, "GET", q+"&view=MATCH_VIEW_BASIC", "", nil).expect(t, "matches, view named", http.StatusOK)
+	}
+	if lookups(t, sys, "hit") == hitsBefore {
+		t.Error("no request was answered from the Redis Cluster")
+	}
+}
+
+// lookups is govmatch_matchcache_lookups_total of one result on /metrics.
+func lookups(t *testing.T, sys *system, result string) float64 {
+	t.Helper()
+	total := 0.0
+	for _, line := range strings.Split(string(sys.call(t, "GET", "/metrics", "", nil).raw), "\n") {
+		if strings.HasPrefix(line, "govmatch_matchcache_lookups_total{") && strings.Contains(line, `result="`+result+`"`) {
+			v, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			total += v
+		}
+	}
+	return total
 }

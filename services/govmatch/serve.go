@@ -177,14 +177,12 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready chan<- listeni
 		if cfg.runs(TargetMatching) {
 			rm := readmodel.New(score.DefaultWeights)
 			matchModel = rm
-			ranker, cache, err := newMatchRanker(cfg, rdb, rm, log)
+			ranker, cache, closeCache, err := newMatchRanker(cfg, rdb, rm, log)
 			if err != nil {
 				return err
 			}
-			if cache != nil {
-				matchCache = cache
-				defer cache.Close()
-			}
+			defer closeCache()
+			matchCache = cache
 			matchingv1.RegisterMatchingServiceServer(srv.Server, matchinggrpc.New(ranker))
 			start = append(start,
 				func() error { return rm.Run(gctx, bus, cfg.MatchingGroup) },

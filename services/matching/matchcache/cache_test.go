@@ -330,6 +330,7 @@ func TestConcurrentUpdates(t *testing.T) {
 			url, prefix := testdb.Redis(t)
 			return redisStore(t, url), prefix
 		},
+		"redis-cluster": func(t *testing.T) (matchcache.Store, string) { return clusterStore(t), "" },
 	}
 	for name, newStore := range stores {
 		t.Run(name, func(t *testing.T) {

@@ -81,7 +81,10 @@ func (h *harness) publish(stream, aggID string, version int64, payload proto.Mes
 		h.t.Fatal(err)
 	}
 	msgs := []eventbus.Message{{Stream: stream, ID: ev.Id, Data: data}}
-	deadline := time.Now().Add(5 * time.Second)
+	// Until the model's Run has subscribed, the bus refuses the event; on a
+	// loaded machine (the race detector, other test binaries) that can
+	// take seconds.
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := h.bus.Publish(context.Background(), msgs)
 		if err == nil {
