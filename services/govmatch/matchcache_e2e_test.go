@@ -146,7 +146,8 @@ func TestMatchCacheOnRedisCluster(t *testing.T) {
 	t.Parallel()
 	addrs := testdb.RedisCluster(t, 3)
 	url := "redis://" + addrs[0] + "?addr=" + addrs[1] + "&addr=" + addrs[2]
-	sys := startMonolith(t, "", true, "GOVMATCH_MATCH_CACHE_REDIS_CLUSTER", url)
+	// Without the gateway's copies every repeated request reaches the cache.
+	sys := startMonolith(t, "", true, "GOVMATCH_MATCH_CACHE_REDIS_CLUSTER", url, "GOVMATCH_GATEWAY_COPY_BYTES", "0")
 	const path = "/v1/needs/terminbuchung-buergerbuero/matches"
 	for deadline := time.Now().Add(20 * time.Second); sys.call(t, "GET", path, "", nil).status != http.StatusOK; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -175,13 +176,14 @@ func TestMatchCacheOnRedisCluster(t *testing.T) {
 		}
 		sys.call(t, "GET", fmt.Sprintf("%s?pageSize=%d", path, size), "", nil).expect(t, "matches", http.StatusOK)
 	}
-	// The same query by another URL (the view named; the gateway has no
-	// copy of it) is a hit.
+	// A repeated query is a hit. (Until the demo data's last events are in
+	// and while a loaded machine makes Redis slower than the cache's
+	// timeout, answers are computed: the loop gives it time.)
 	hitsBefore := lookups(t, sys, "hit")
-	for size := 7; size <= 100 && lookups(t, sys, "hit") == hitsBefore; size++ {
-		q := fmt.Sprintf("%s?pageSize=%d", path, size)
+	for i, deadline := 0, time.Now().Add(30*time.Second); lookups(t, sys, "hit") == hitsBefore && time.Now().Before(deadline); i++ {
+		q := fmt.Sprintf("%s?pageSize=%d", path, 1+i%100)
 		sys.call(t, "GET", q, "", nil).expect(t, "matches", http.StatusOK)
-		sys.call(t, "GET", q+"&view=MATCH_VIEW_BASIC", "", nil).expect(t, "matches, view named", http.StatusOK)
+		sys.call(t, "GET", q, "", nil).expect(t, "matches again", http.StatusOK)
 	}
 	if lookups(t, sys, "hit") == hitsBefore {
 		t.Error("no request was answered from the Redis Cluster")
