@@ -251,8 +251,11 @@ func TestMicroservices(t *testing.T) {
 		"GOVMATCH_VENDORS_ADDR":  vendorsAddr,
 		"GOVMATCH_MATCHING_ADDR": matchingAddr,
 		"REDIS_URL":              redisURL,
-		"GOVMATCH_RATE_LIMIT":    "1000",
-		"GOVMATCH_RATE_BURST":    "1000",
+		// A slow refill and a deep bucket: the stories never wait, and a
+		// bucket key, which expires once its bucket is full again, lives
+		// about a second per request made, long enough to be seen below.
+		"GOVMATCH_RATE_LIMIT": "1",
+		"GOVMATCH_RATE_BURST": "5000",
 	}))
 	waitReady(t, "http://"+adminAddr+"/healthz")
 	waitReady(t, "http://"+vendorsAdmin+"/healthz")
