@@ -1,6 +1,7 @@
 package score
 
 import (
+	"html"
 	"regexp"
 	"strings"
 	"sync"
@@ -35,6 +36,9 @@ type token struct {
 // stem runs the Snowball stemmer of lang on a lower-case word. Snowball's
 // German stemmer folds ä/ö/ü and ß itself, so "Straße" and "Strasse" meet.
 func stem(lang Language, w string) string {
+	if lang == German {
+		w = foldUmlautSpelling(w)
+	}
 	env := snowballstem.NewEnv(w)
 	if lang == German {
 		german.Stem(env)
@@ -44,10 +48,68 @@ func stem(lang Language, w string) string {
 	return env.Current()
 }
 
-// words splits text into lower-case runs of letters and digits. Hyphens and
-// other punctuation separate words, so "Bürger-Service" is two words.
+// markupTag matches an HTML or XML tag ("<li>", "</ul>", "<br />"): open
+// data portals and tender platforms publish descriptions as HTML, and a
+// tag's name is layout, not a word of the text.
+var markupTag = regexp.MustCompile(`<[a-zA-Z/!][^<>]*>`)
+
+// plainText is text with markup tags replaced by spaces and character
+// references ("&nbsp;", "&amp;") decoded.
+func plainText(text string) string {
+	if strings.IndexByte(text, '<') >= 0 {
+		text = markupTag.ReplaceAllString(text, " ")
+	}
+	if strings.IndexByte(text, '&') >= 0 {
+		text = html.UnescapeString(text)
+	}
+	return text
+}
+
+// foldUmlautSpelling writes the umlauts that w spells out as "ae", "oe"
+// and "ue" as "ä", "ö" and "ü", as Snowball's "german2" variant of the
+// German stemmer does, so "Koeln" meets "Köln" and "Gebaeude" "Gebäude":
+// German texts from systems without umlauts spell them so. Like german2
+// it leaves "ue" after "q" ("Quelle") and a "u" between vowels ("Feuer",
+// "Bauer") alone. Both sides of a match are folded alike, so a word that
+// merely contains the letters ("Poet") still meets itself.
+func foldUmlautSpelling(w string) string {
+	if !strings.Contains(w, "ae") && !strings.Contains(w, "oe") && !strings.Contains(w, "ue") {
+		return w
+	}
+	r := []rune(w)
+	out := make([]rune, 0, len(r))
+	for i := 0; i < len(r); i++ {
+		if i+1 < len(r) && r[i+1] == 'e' {
+			var u rune
+			switch r[i] {
+			case 'a':
+				u = 'ä'
+			case 'o':
+				u = 'ö'
+			case 'u':
+				if i == 0 || (r[i-1] != 'q' && !isVowelDE(r[i-1])) {
+					u = 'ü'
+				}
+			}
+			if u != 0 {
+				out = append(out, u)
+				i++
+				continue
+			}
+		}
+		out = append(out, r[i])
+	}
+	return string(out)
+}
+
+// isVowelDE reports whether r is a vowel of Snowball's German stemmer.
+func isVowelDE(r rune) bool { return strings.ContainsRune("aeiouyäöü", r) }
+
+// words splits text into lower-case runs of letters and digits, markup
+// removed (plainText). Hyphens and other punctuation separate words, so
+// "Bürger-Service" is two words.
 func words(text string) []string {
-	return strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
+	return strings.FieldsFunc(strings.ToLower(plainText(text)), func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
 	})
 }
@@ -205,8 +267,9 @@ func (a *analyzer) known(s string, extra func(string) bool) bool {
 
 // split decomposes a German word into known parts, preferring the split
 // with the fewest parts (so "Fahrradstraße" is "fahrrad"+"strass", not
-// "fahr"+"rad"+"strass"), or returns nil when the word is not a compound of
-// known parts. Parts are returned as stems.
+// "fahr"+"rad"+"strass"). A word that is not a compound of known parts
+// only is split at its head (splitHead), or not at all (nil). Parts are
+// returned as stems.
 func (a *analyzer) split(w string, extra func(string) bool) []string {
 	r := []rune(w)
 	n := len(r)
@@ -236,9 +299,40 @@ func (a *analyzer) split(w string, extra func(string) bool) []string {
 		}
 	}
 	if !ok[0] || len(best[0]) < 2 {
-		return nil
+		return a.splitHead(r)
 	}
 	return best[0]
+}
+
+// splitHead splits a German compound that split cannot, as not all its
+// parts are known, at its longest head in the dictionary: the last part of
+// a German compound is the word it is a kind of ("Europawahl" is a "Wahl",
+// "Studierendenzahl" a "Zahl"), and the modifier before it, known or not,
+// says which kind. Both are returned as stems, the modifier without a
+// linking element when that leaves a stem of the dictionary. Head and
+// modifier are at least minPart letters long as written (a head's stem may
+// be shorter: "Höfe" is "hof"). Heads come from the fixed dictionary only,
+// not from an index's vocabulary: a vocabulary of many thousand profiles
+// holds a "head" for nearly any long word, English ones included, and
+// every extra part of a need is one more posting list to walk. It returns
+// nil when there is no known head.
+func (a *analyzer) splitHead(r []rune) []string {
+	n := len(r)
+	for j := minPart; j <= n-minPart; j++ {
+		head := stem(German, string(r[j:]))
+		if !a.dict[head] {
+			continue
+		}
+		mod := string(r[:j])
+		for _, l := range linkers[1:] {
+			if m, ok := strings.CutSuffix(mod, l); ok && len([]rune(m)) >= minPart && a.dict[stem(German, m)] {
+				mod = m
+				break
+			}
+		}
+		return []string{stem(German, mod), head}
+	}
+	return nil
 }
 
 // cpvDictionary is the German stems of the CPV 2008 labels: the vocabulary

@@ -23,8 +23,12 @@ var levelNames = [5]string{LevelExact, LevelCategory, LevelClass, LevelGroup, Le
 // cpvLevel returns the index into Weights.Levels of the deepest level that a
 // need's code and a vendor's code share, and false when they share not even
 // the division. Codes are significant prefixes (refdata.CPVPrefix). A vendor
-// code equal to or inside the need's code is exact: users expect "72000000"
-// to find "72212000".
+// code equal to or inside a need's code of category level or below is
+// exact. Inside a broader need code it is graded at that code's level:
+// "72000000" finds "72212000", but all they share is the division: a need
+// that names only "IT services" says nothing that tells one IT vendor from
+// another. Graded exact, it gave every vendor in the division full points
+// and a vendor outside it a gap its words could hardly close.
 func cpvLevel(need, vendor string) (int, bool) {
 	n := 0
 	for n < len(need) && n < len(vendor) && need[n] == vendor[n] {
@@ -39,7 +43,7 @@ func sharedLevel(n, needLen int) (int, bool) {
 	switch {
 	case n < 2:
 		return 0, false
-	case n == needLen:
+	case n == needLen && n >= 5:
 		return 0, true
 	case n >= 5:
 		return 1, true
@@ -52,7 +56,9 @@ func sharedLevel(n, needLen int) (int, bool) {
 }
 
 // weightedCode is a CPV code (as significant prefix) with a confidence in
-// (0, 1]: 1 for codes stated, less for codes inferred from text.
+// (0, 1]: 1 for codes stated; for codes inferred from text, their label
+// match relative to the best inferred code's (cpvLabels.infer). Whether a
+// code was stated or inferred is told by the list it is in, not by conf.
 type weightedCode struct {
 	prefix string
 	conf   float64
@@ -160,23 +166,41 @@ type cpvMatch struct {
 	need, vendor weightedCode
 	level        int
 	value        float64 // need conf × vendor conf × level credit
+	// inferred is true when either code was inferred from text.
+	inferred bool
 }
+
+// A pairKind decides which pairs of a need code and a vendor code count,
+// given whether each was inferred from text.
+type pairKind func(needInferred, vendorInferred bool) bool
+
+// statedPair keeps the pairs of two stated codes: the cpv component.
+func statedPair(n, v bool) bool { return !n && !v }
+
+// bridgePair keeps the pairs where exactly one side was inferred: a need
+// written in words meeting a vendor described in codes, and back. A pair
+// of two inferred codes would be the two texts meeting through the CPV
+// labels, which the text component already measures on the words
+// themselves; counted again it only adds the noise of two guesses.
+func bridgePair(n, v bool) bool { return n != v }
 
 // matchCodes finds, for every need code, the vendor code that gives it the
 // most credit. It returns the matches (one per need code that found one)
 // and the value in [0, 1]: the confidence-weighted mean of the credits over
 // all need codes, so a vendor covering every need code scores 1. Adding a
-// vendor code can only raise a maximum, so it never lowers the value. keep
-// decides which pairs count (the cpv component takes stated-stated pairs,
-// the bridge the rest).
-func matchCodes(dst []cpvMatch, need, vendor []weightedCode, levels *[5]float64, keep func(n, v weightedCode) bool) ([]cpvMatch, float64) {
+// vendor code can only raise a maximum, so it never lowers the value. The
+// first needStated of need and vendorStated of vendor were stated, the
+// rest inferred; keep decides which pairs count (the cpv component takes
+// stated pairs, the bridge those with one inferred side).
+func matchCodes(dst []cpvMatch, need []weightedCode, needStated int, vendor []weightedCode, vendorStated int, levels *[5]float64, keep pairKind) ([]cpvMatch, float64) {
 	var total, sum float64
 	out := dst
-	for _, n := range need {
+	for ni, n := range need {
 		total += n.conf
 		var best cpvMatch
-		for _, v := range vendor {
-			if !keep(n, v) {
+		for vi, v := range vendor {
+			nInf, vInf := ni >= needStated, vi >= vendorStated
+			if !keep(nInf, vInf) {
 				continue
 			}
 			lvl, ok := cpvLevel(n.prefix, v.prefix)
@@ -185,7 +209,7 @@ func matchCodes(dst []cpvMatch, need, vendor []weightedCode, levels *[5]float64,
 			}
 			val := n.conf * v.conf * levels[lvl]
 			if val > best.value || (val == best.value && best.value > 0 && v.prefix < best.vendor.prefix) {
-				best = cpvMatch{need: n, vendor: v, level: lvl, value: val}
+				best = cpvMatch{need: n, vendor: v, level: lvl, value: val, inferred: nInf || vInf}
 			}
 		}
 		if best.value > 0 {

@@ -183,9 +183,46 @@ type Index struct {
 	n          int
 	// dl is the field-weighted length of each document's groups, by number.
 	dl [][numGroups]float64
+	// gen counts the changes of the index; norms are computed for one.
+	gen   uint64
+	norms norms
+	// vocab counts the changes of the vocabulary: the words some vendor
+	// uses, which compound splitting of query words may draw on.
+	vocab int
 	// queryWords memoises the analyses of query words that depend on the
 	// vocabulary (see prepare).
 	queryWords wordCache
+}
+
+// norms are BM25's length normalisers of every document's groups, as
+// reciprocals, 1/(normA+normC·dl), for the averages of one state of the
+// index (gen), so that textValue, run for every posting a ranking walks,
+// multiplies instead of dividing. Every change of the index moves the
+// averages; the first ranking after it computes them again, which costs
+// one pass over the documents.
+type norms struct {
+	mu  sync.Mutex
+	ok  bool
+	gen uint64
+	inv [][numGroups]float64
+}
+
+// invNorms returns the norms of the index's current state, computing them
+// if needed. The caller holds x.mu (read or write), so the state cannot
+// change meanwhile, and no ranking of an earlier state still runs.
+func (x *Index) invNorms(q *query) [][numGroups]float64 {
+	x.norms.mu.Lock()
+	defer x.norms.mu.Unlock()
+	if !x.norms.ok || x.norms.gen != x.gen {
+		inv := slices.Grow(x.norms.inv[:0], len(x.dl))[:len(x.dl)]
+		for di, dl := range x.dl {
+			for g := range numGroups {
+				inv[di][g] = 1 / (q.normA[g] + q.normC[g]*dl[g])
+			}
+		}
+		x.norms.inv, x.norms.gen, x.norms.ok = inv, x.gen, true
+	}
+	return x.norms.inv
 }
 
 // NewIndex returns an empty index that scores with w.
@@ -290,6 +327,7 @@ func (x *Index) Add(v Vendor) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.removeLocked(v.ID)
+	x.gen++
 	var di int32
 	if n := len(x.free); n > 0 {
 		di, x.free = x.free[n-1], x.free[:n-1]
@@ -309,6 +347,9 @@ func (x *Index) Add(v Vendor) error {
 			x.termID[s] = id
 			x.postings = append(x.postings, nil)
 			x.capPost = append(x.capPost, nil)
+		}
+		if len(x.postings[id]) == 0 {
+			x.vocab++ // a word of no vendor is one again
 		}
 		// Postings stay sorted by document so explain finds a tf by
 		// binary search; only a reused number lands before the end.
@@ -394,6 +435,9 @@ func (x *Index) removeLocked(id string) bool {
 	d := x.docs[di]
 	for _, t := range d.terms {
 		x.postings[t] = slices.DeleteFunc(x.postings[t], func(p posting) bool { return p.doc == di })
+		if len(x.postings[t]) == 0 {
+			x.vocab++ // the word left the vocabulary with its last vendor
+		}
 		if d.caps[x.terms[t]] {
 			x.capPost[t] = slices.DeleteFunc(x.capPost[t], func(d int32) bool { return d == di })
 		}
@@ -416,6 +460,7 @@ func (x *Index) removeLocked(id string) bool {
 	x.free = append(x.free, di)
 	delete(x.byID, id)
 	x.n--
+	x.gen++
 	return true
 }
 
@@ -425,6 +470,8 @@ type queryTerm struct {
 	qw   float64
 	id   int32
 	idf  float64
+	// scale is qw·idf/maxText, textValue's factor for this term.
+	scale float64
 }
 
 // nominalWeight is a component's name and nominal weight.
@@ -449,11 +496,17 @@ type query struct {
 	eff           map[string]float64
 	nominal       []nominalWeight
 	// avgdl is the mean field-weighted length of each group, and b the
-	// length normalisation of each.
-	avgdl    [numGroups]float64
-	b        [numGroups]float64
-	needCaps [][]token
-	factKeys []string // the need's fact keys, sorted
+	// length normalisation of each; normA and normC are BM25's length
+	// normaliser 1-b+b·dl/avgdl as normA+normC·dl, inv its reciprocal
+	// for every document, and k1p1 is k1+1, so that textValue, run for
+	// every posting, divides once, not five times.
+	avgdl        [numGroups]float64
+	b            [numGroups]float64
+	normA, normC [numGroups]float64
+	k1p1         float64
+	inv          [][numGroups]float64 // Index.invNorms
+	needCaps     [][]token
+	factKeys     []string // the need's fact keys, sorted
 }
 
 // prepare analyses need. It reports false when no component applies. The
@@ -488,10 +541,12 @@ func (x *Index) prepare(need Need, f Filters) (*query, bool, error) {
 	}
 
 	q.lang = DetectLanguage(need.Title+" "+need.Description, German)
-	inVocab := func(s string) bool { _, ok := x.termID[s]; return ok }
-	// The vocabulary only grows, so its size versions the analyses of
-	// words whose compound parts depend on it.
-	x.queryWords.reset(len(x.terms))
+	// The vocabulary is the words of the vendors indexed now, not of
+	// those removed since, so that a ranking does not depend on the
+	// index's history; its changes version the analyses of words whose
+	// compound parts depend on it.
+	inVocab := func(s string) bool { id, ok := x.termID[s]; return ok && len(x.postings[id]) > 0 }
+	x.queryWords.reset(x.vocab)
 	qw := make(map[string]float64)
 	all := make(map[string]float64)
 	for i, text := range []string{need.Title, need.Description} {
@@ -534,9 +589,13 @@ func (x *Index) prepare(need Need, f Filters) (*query, bool, error) {
 
 	// Which components apply, and the scale that makes their weights 100.
 	q.applies = map[string]bool{
-		ComponentText:           q.maxText > 0,
-		ComponentCPV:            len(q.needCPV) > 0,
-		ComponentCPVBridge:      len(q.needCPV)+len(q.needInferred) > 0,
+		ComponentText: q.maxText > 0,
+		ComponentCPV:  len(q.needCPV) > 0,
+		// The bridge applies when a pair with one inferred side can
+		// exist: the need's stated codes with some vendor's inferred
+		// ones, or its inferred codes with some vendor's stated ones.
+		ComponentCPVBridge: len(q.needCPV) > 0 && len(x.infPost) > 0 ||
+			len(q.needInferred) > 0 && len(x.cpvPost) > 0,
 		ComponentCapabilities:   len(need.Capabilities) > 0,
 		ComponentCertifications: len(need.Certifications) > 0,
 		ComponentRegion:         q.regionKeys != nil,
@@ -574,6 +633,15 @@ func (x *Index) prepare(need Need, f Filters) (*query, bool, error) {
 		q.avgdl[fieldGroup[fi]] += fw[fi] * avg[fi]
 	}
 	q.b = [numGroups]float64{groupLabels: x.w.BLabels, groupDescription: x.w.B}
+	for g := range numGroups {
+		q.normA[g] = 1 - q.b[g]
+		q.normC[g] = q.b[g] / max(q.avgdl[g], 1e-9)
+	}
+	q.k1p1 = x.w.K1 + 1
+	q.inv = x.invNorms(q)
+	for i := range q.qterms {
+		q.qterms[i].scale = q.qterms[i].qw * q.qterms[i].idf / q.maxText
+	}
 	q.needCaps = make([][]token, len(need.Capabilities))
 	for i, c := range need.Capabilities {
 		q.needCaps[i] = x.an.analyze(c, q.lang, nil)
@@ -624,22 +692,13 @@ func (x *Index) tf(id, di int32) ([numGroups]float32, bool) {
 // group's frequency normalised by the group's length, summed, then
 // saturated once (Robertson, Zaragoza & Taylor 2004), so a word met in the
 // name and the description counts more than in one, but not twice.
-func (x *Index) textValue(q *query, qt *queryTerm, tf [numGroups]float32, dl *[numGroups]float64) float64 {
+func (x *Index) textValue(q *query, qt *queryTerm, tf [numGroups]float32, inv *[numGroups]float64) float64 {
 	var pseudo float64
 	for g := range numGroups {
-		if tf[g] != 0 {
-			pseudo += float64(tf[g]) / (1 - q.b[g] + q.b[g]*dl[g]/max(q.avgdl[g], 1e-9))
-		}
+		pseudo += float64(tf[g]) * inv[g]
 	}
-	k1 := x.w.K1
-	sat := pseudo * (k1 + 1) / (pseudo + k1)
-	return qt.qw * qt.idf * sat / q.maxText
+	return qt.scale * (pseudo * q.k1p1 / (pseudo + x.w.K1))
 }
-
-func stated(n, v weightedCode) bool { return n.conf == 1 && v.conf == 1 }
-
-// bridged keeps every pair with an inferred side.
-func bridged(n, v weightedCode) bool { return !stated(n, v) }
 
 // explain scores document di for q with the full explanation. It reports
 // false when the score is not positive. It is the definition of the score;
@@ -664,7 +723,7 @@ func (x *Index) explain(q *query, di int32) (Result, bool) {
 	}
 
 	// text
-	dl := x.dl[di]
+	inv := &q.inv[di]
 	var tm []Match
 	var tv float64
 	// The need's terms and the document's are both in the order of their
@@ -686,19 +745,19 @@ func (x *Index) explain(q *query, di int32) (Result, bool) {
 		if !ok {
 			continue
 		}
-		v := x.textValue(q, qt, tf, &dl)
+		v := x.textValue(q, qt, tf, inv)
 		tv += v
 		tm = append(tm, Match{Need: qt.stem, Vendor: qt.stem, Points: v * q.eff[ComponentText]})
 	}
 	add(ComponentText, tv, tm)
 
 	// cpv
-	cm, cv := matchCodes(nil, q.needCPV, d.cpv, &x.w.Levels, stated)
+	cm, cv := matchCodes(nil, q.needCPV, len(q.needCPV), d.cpv, len(d.cpv), &x.w.Levels, statedPair)
 	add(ComponentCPV, cv, cpvMatches(cm, q.eff[ComponentCPV], cv))
 
-	// bridge: every pair with an inferred side.
+	// bridge: the pairs with one inferred side.
 	vendAll := append(slices.Clone(d.cpv), d.inferred...)
-	bm, bv := matchCodes(nil, q.needAll, vendAll, &x.w.Levels, bridged)
+	bm, bv := matchCodes(nil, q.needAll, len(q.needCPV), vendAll, len(d.cpv), &x.w.Levels, bridgePair)
 	add(ComponentCPVBridge, bv, cpvMatches(bm, q.eff[ComponentCPVBridge], bv))
 
 	need := q.need
@@ -865,7 +924,7 @@ func (x *Index) Rank(need Need, k int, f Filters) ([]Result, error) {
 		qt := &q.qterms[i]
 		for _, p := range x.postings[qt.id] {
 			s.addCandidate(p.doc)
-			v := x.textValue(q, qt, p.tf, &x.dl[p.doc])
+			v := x.textValue(q, qt, p.tf, &q.inv[p.doc])
 			s.textPts[p.doc] += v * effText
 		}
 	}
@@ -1025,13 +1084,12 @@ func (x *Index) boundCodes(q *query, s *scratch) {
 		}
 		switch {
 		case !q.applies[ComponentCPVBridge]:
-		case c.conf == 1:
-			// matchCodes counts as stated any code of confidence 1, so
-			// such a need code pairs only with the vendor's inferred
-			// codes below 1 (infPost holds all its inferred codes).
+		case i < len(q.needCPV):
+			// The bridge pairs a stated need code with the vendor's
+			// inferred codes only, an inferred one with its stated codes.
 			add(c, bridgeScale, x.infPost)
 		default:
-			add(c, bridgeScale, x.cpvPost, x.infPost)
+			add(c, bridgeScale, x.cpvPost)
 		}
 	}
 }
@@ -1124,13 +1182,13 @@ func (x *Index) scoreOnly(q *query, d *doc, textPts float64, s *scratch) float64
 	}
 	if q.applies[ComponentCPV] {
 		var v float64
-		s.matches, v = matchCodes(s.matches[:0], q.needCPV, d.cpv, &x.w.Levels, stated)
+		s.matches, v = matchCodes(s.matches[:0], q.needCPV, len(q.needCPV), d.cpv, len(d.cpv), &x.w.Levels, statedPair)
 		total += cpvPoints(s.matches, q.eff[ComponentCPV], v)
 	}
 	if q.applies[ComponentCPVBridge] {
 		s.codes = append(append(s.codes[:0], d.cpv...), d.inferred...)
 		var v float64
-		s.matches, v = matchCodes(s.matches[:0], q.needAll, s.codes, &x.w.Levels, bridged)
+		s.matches, v = matchCodes(s.matches[:0], q.needAll, len(q.needCPV), s.codes, len(d.cpv), &x.w.Levels, bridgePair)
 		total += cpvPoints(s.matches, q.eff[ComponentCPVBridge], v)
 	}
 	need := q.need
@@ -1206,7 +1264,7 @@ func cpvMatches(ms []cpvMatch, eff, value float64) []Match {
 		}
 		out = append(out, Match{
 			Need: code(m.need), Vendor: code(m.vendor), Level: levelNames[m.level],
-			Inferred: m.need.conf < 1 || m.vendor.conf < 1,
+			Inferred: m.inferred,
 			Points:   p,
 		})
 	}

@@ -1,6 +1,7 @@
 package score_test
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"testing"
@@ -18,19 +19,7 @@ import (
 // without filters, after removals and re-adds, and for repeated queries.
 func TestRankMatchesExhaustive(t *testing.T) {
 	t.Parallel()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := corpus.FindDataDir(wd)
-	if dir == "" {
-		t.Skip("no shared/data")
-	}
-	src, err := corpus.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := corpus.New(src, 7)
+	g := generator(t, 7)
 	vendors := g.Vendors(600)
 	needs := g.Needs(30)
 	x := score.NewIndex(score.DefaultWeights)
@@ -80,19 +69,7 @@ func TestRankMatchesExhaustive(t *testing.T) {
 // and weights whose level credits do not fall with the level.
 func TestRankMatchesExhaustiveEdgeCases(t *testing.T) {
 	t.Parallel()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := corpus.FindDataDir(wd)
-	if dir == "" {
-		t.Skip("no shared/data")
-	}
-	src, err := corpus.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := corpus.New(src, 11)
+	g := generator(t, 11)
 	vendors := g.Vendors(400)
 	needs := g.Needs(12)
 
@@ -169,4 +146,84 @@ func TestRankMatchesExhaustiveEdgeCases(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A ranking after changes to the index is that of an index built afresh
+// with the same vendors: what Rank derives from the whole index (average
+// lengths, length normalisers) follows every change.
+func TestRankAfterChanges(t *testing.T) {
+	t.Parallel()
+	g := generator(t, 11)
+	vendors := g.Vendors(300)
+	needs := g.Needs(10)
+	changed := score.NewIndex(score.DefaultWeights)
+	rankAll := func(x *score.Index) [][]score.Result {
+		t.Helper()
+		var out [][]score.Result
+		for _, n := range needs {
+			r, err := x.Rank(n, 20, score.Filters{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, r)
+		}
+		return out
+	}
+	add := func(x *score.Index, vs []score.Vendor) {
+		t.Helper()
+		for _, v := range vs {
+			if err := x.Add(v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	add(changed, vendors[:200])
+	before := rankAll(changed)
+	add(changed, vendors[200:])
+	for i := 0; i < len(vendors); i += 10 {
+		changed.Remove(vendors[i].ID)
+	}
+	after := rankAll(changed)
+
+	fresh := score.NewIndex(score.DefaultWeights)
+	for i := len(vendors) - 1; i >= 0; i-- { // another order
+		if i%10 != 0 {
+			add(fresh, vendors[i:i+1])
+		}
+	}
+	want := rankAll(fresh)
+	if diff := cmp.Diff(want, after, cmpopts.EquateApprox(0, 1e-9)); diff != "" {
+		t.Errorf("after changes (-fresh index +changed index):\n%s", diff)
+	}
+	summary := func(rs [][]score.Result) []string {
+		var out []string
+		for _, r := range rs {
+			for _, res := range r {
+				out = append(out, fmt.Sprintf("%s %.9f", res.VendorID, res.Score))
+			}
+		}
+		return out
+	}
+	if slices.Equal(summary(before), summary(after)) {
+		t.Error("the changes changed no ranking: the test proves nothing")
+	}
+}
+
+// generator returns a generator of corpora drawn with seed from the shared
+// data, and skips tb when the data is not there.
+func generator(tb testing.TB, seed uint64) *corpus.Generator {
+	tb.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir := corpus.FindDataDir(wd)
+	if dir == "" {
+		tb.Skip("no shared/data")
+	}
+	src, err := corpus.Load(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return corpus.New(src, seed)
 }

@@ -74,7 +74,11 @@ func TestCPVLevel(t *testing.T) {
 		want         string // "" for no match
 	}{
 		{"72212", "72212", LevelExact},
-		{"72", "72212", LevelExact},        // vendor inside the need's code
+		{"72212", "722121", LevelExact},    // vendor inside the need's code
+		{"7221", "72212", LevelClass},      // inside, but the need names a class
+		{"722", "72212", LevelGroup},       // … a group
+		{"72", "72212", LevelDivision},     // … a division
+		{"72", "72", LevelDivision},        // the same division code
 		{"722121", "72212", LevelCategory}, // vendor broader
 		{"72212", "72213", LevelClass},
 		{"72212", "7229", LevelGroup},
@@ -131,7 +135,8 @@ func TestComponents(t *testing.T) {
 	}{
 		{"text compound meets phrase", Need{Title: "Buchung von Terminen"}, ComponentText, -1},
 		{"cpv exact", Need{Title: "Software", CPVCodes: []string{"72212000"}}, ComponentCPV, 1},
-		{"cpv need parent finds child", Need{Title: "x", CPVCodes: []string{"72000000"}}, ComponentCPV, 1},
+		{"cpv need division finds child at division level", Need{Title: "x", CPVCodes: []string{"72000000"}}, ComponentCPV, 0.2},
+		{"cpv need class finds child at class level", Need{Title: "x", CPVCodes: []string{"72210000"}}, ComponentCPV, 0.6},
 		{"cpv class", Need{Title: "x", CPVCodes: []string{"72211000"}}, ComponentCPV, 0.6},
 		{"cpv division", Need{Title: "x", CPVCodes: []string{"72400000"}}, ComponentCPV, 0.2},
 		{"capability", Need{Title: "Termine", Capabilities: []string{"Terminverwaltung", "Videotelefonie"}}, ComponentCapabilities, 0.5},
@@ -432,4 +437,92 @@ func TestConcurrentRankAndAdd(t *testing.T) {
 			t.Errorf("after the changes (-want +got):\n%s", diff)
 		}
 	})
+}
+
+func TestAnalyzeCleansAndFolds(t *testing.T) {
+	t.Parallel()
+	a := newAnalyzer()
+	stems := func(text string, lang Language) []string {
+		var out []string
+		for _, tk := range a.analyze(text, lang, nil) {
+			out = append(out, tk.stem)
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	tests := []struct {
+		name, a, b string
+		lang       Language
+	}{
+		{"markup is not words", "<ul><li>Standorte</li></ul> der&nbsp;Schulen<br />", "Standorte der Schulen", German},
+		{"entities decoded", "Roads &amp; bridges", "Roads and bridges", English},
+		{"umlauts spelt out", "Koeln Gebaeude Uebersicht", "Köln Gebäude Übersicht", German},
+		{"u between vowels stays", "Feuerwehr Steuer", "Feuerwehr Steuer", German},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got, want := stems(tt.a, tt.lang), stems(tt.b, tt.lang); !slices.Equal(got, want) {
+				t.Errorf("analyze(%q) = %q, want %q as for %q", tt.a, got, want, tt.b)
+			}
+		})
+	}
+	if got := foldUmlautSpelling("feuer"); got != "feuer" {
+		t.Errorf("foldUmlautSpelling(feuer) = %q", got)
+	}
+	if got := foldUmlautSpelling("quelle"); got != "quelle" {
+		t.Errorf("foldUmlautSpelling(quelle) = %q", got)
+	}
+}
+
+func TestSplitAtHead(t *testing.T) {
+	t.Parallel()
+	a := newAnalyzer()
+	tests := []struct {
+		word string
+		want []string // the parts, as stems; nil for no split
+	}{
+		// "Europa" is no known part, "Wahl" is: split at the head.
+		{"europawahlen", []string{"europa", "wahl"}},
+		{"studierendenzahlen", []string{"studier", "zahl"}},
+		// All parts known: the ordinary split, not the head's.
+		{"terminbuchung", []string{"termin", "buchung"}},
+		// No known head: no split.
+		{"einrichtungen", nil},
+	}
+	for _, tt := range tests {
+		if got := a.split(tt.word, nil); !slices.Equal(got, tt.want) {
+			t.Errorf("split(%q) = %q, want %q", tt.word, got, tt.want)
+		}
+	}
+}
+
+func TestBridgePairsOneInferredSide(t *testing.T) {
+	t.Parallel()
+	// Neither side states codes: the bridge would pair two guesses, so it
+	// does not apply and text carries the whole score.
+	x := newTestIndex(t, Vendor{ID: "v", Name: "Reinigung", Description: "Straßenreinigung und Winterdienst"})
+	res, err := x.Rank(Need{Title: "Straßenreinigung"}, 10, Filters{})
+	if err != nil || len(res) != 1 {
+		t.Fatalf("Rank = %v, %v", res, err)
+	}
+	if _, ok := componentValue(res[0], ComponentCPVBridge); ok {
+		t.Errorf("bridge applies without stated codes: %+v", res[0].Explanation)
+	}
+	// A vendor that states its code meets a need in words through it.
+	x = newTestIndex(t, Vendor{ID: "v", Name: "Kehr GmbH", CPVCodes: []string{"90610000"}})
+	res, err = x.Rank(Need{Title: "Straßenreinigung"}, 10, Filters{})
+	if err != nil || len(res) != 1 {
+		t.Fatalf("Rank = %v, %v", res, err)
+	}
+	if v, _ := componentValue(res[0], ComponentCPVBridge); v <= 0 {
+		t.Errorf("bridge = %v, want > 0: %+v", v, res[0].Explanation)
+	}
+	for _, c := range res[0].Explanation.Components {
+		for _, m := range c.Matches {
+			if c.Component == ComponentCPVBridge && !m.Inferred {
+				t.Errorf("bridge match %+v not marked inferred", m)
+			}
+		}
+	}
 }

@@ -10,13 +10,19 @@
 //   - text: the need's words against the vendor's name, capabilities,
 //     description and product facts, as BM25F over Snowball stems (German
 //     or English, detected per text), with German compounds split into
-//     their parts so "Terminbuchung" meets "Buchung von Terminen";
+//     their parts so "Terminbuchung" meets "Buchung von Terminen" (into
+//     known parts, else at a known head: "Europawahl" meets "Wahl"),
+//     umlauts spelt out folded ("Koeln" meets "Köln") and markup such as
+//     HTML tags left out;
 //   - cpv: the need's CPV codes against the vendor's through the CPV tree
-//     (exact or within the need's code > same category > class > group >
+//     (exact or within the need's code, graded at that code's level when
+//     it is broader than a category > same category > class > group >
 //     division);
 //   - cpvBridge: the same hierarchy match where one side's codes were
 //     inferred from its text through the German and English CPV labels, so
-//     a need written in words meets a vendor described in codes and back;
+//     a need written in words meets a vendor described in codes and back
+//     (two inferred codes do not pair: that would be text meeting text,
+//     which the text component measures on the words themselves);
 //   - capabilities, certifications, region and productFacts: the share of
 //     what the need asks for that the vendor states.
 //
@@ -43,6 +49,9 @@ type Weights struct {
 	CPV float64
 	// CPVBridge is the weight of hierarchy matches where codes were inferred
 	// from text; inference is a guess, so it counts less than stated codes.
+	// Since 2026-11.2 only pairs with exactly one inferred side count, as
+	// the package doc says; before, pairs of two inferred codes counted too
+	// and the best inferred code (confidence 1) was taken for a stated one.
 	CPVBridge float64
 	// Capabilities, Certifications, Region and ProductFacts weigh the
 	// explicit requirements of a need. They are hard facts but usually few,
@@ -72,8 +81,13 @@ type Weights struct {
 	// names the problem, over those in its description.
 	TitleBoost float64
 	// CompoundPart is the weight of a compound's part relative to a whole
-	// word: "Buchung" inside "Terminbuchung" is evidence, but weaker than
-	// the word itself.
+	// word: "Buchung" inside "Terminbuchung" is evidence of what the text
+	// is about. Until 2026-11.1 it was 0.5, weaker than the word. Since
+	// 2026-11.2 compounds are also split at a known head when not all
+	// parts are known, and 1 was chosen on the "tune" half among 0.5,
+	// 0.75 and 1 and confirmed on the "test" half: a part counts as a
+	// word, as in decompounding retrieval generally, while the compound
+	// itself, which is indexed too, still counts more than any one part.
 	CompoundPart float64
 	// K1 and B are BM25's term-frequency saturation and length
 	// normalization, at the values the BM25 literature (Robertson &
@@ -90,7 +104,9 @@ type Weights struct {
 	// share: [0] exact (the vendor's code is the need's or inside it),
 	// [1] category, [2] class, [3] group, [4] division. Each level up the
 	// five-level tree loses a fifth of the credit, so any shared level
-	// counts but a closer one always counts more.
+	// counts but a closer one always counts more. Since 2026-11.2 a vendor
+	// code inside a need's code broader than a category shares that
+	// code's level, not exact (cpvLevel).
 	Levels [5]float64
 
 	// BridgeCodes is how many CPV codes are inferred from a text, and
@@ -102,7 +118,7 @@ type Weights struct {
 
 // DefaultWeights are the weights govmatch answers with.
 var DefaultWeights = Weights{
-	Version:           "2026-11.1",
+	Version:           "2026-11.2",
 	Text:              50,
 	CPV:               25,
 	CPVBridge:         5,
@@ -117,7 +133,7 @@ var DefaultWeights = Weights{
 	FieldCPV:          1,
 	QueryCPVLabel:     0.5,
 	TitleBoost:        2,
-	CompoundPart:      0.5,
+	CompoundPart:      1,
 	K1:                1.2,
 	B:                 0.75,
 	BLabels:           0.75,

@@ -206,6 +206,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	build := time.Since(start)
+	// The index as it ranks: the first ranking computes the length
+	// normalisers of every vendor, which count.
+	if _, err := x.Rank(needs[0], c.K, score.Filters{}); err != nil {
+		return err
+	}
 	after := heap()
 	f := Figures{Vendors: c.Vendors, Needs: c.Needs, Queries: c.Queries, K: c.K, GOMAXPROCS: runtime.GOMAXPROCS(0),
 		BuildSeconds:   build.Seconds(),
