@@ -157,7 +157,8 @@ const minPart = 4
 // "Verkehr-s-zählung", "Straße-n-reinigung", "Kind-er-garten".
 var linkers = []string{"", "s", "es", "n", "en", "er", "e"}
 
-// analyze returns the tokens of text in lang, stop words removed. For German
+// analyze returns the tokens of text in lang, stop words and procedural
+// words (the act of procuring, not its subject) removed. For German
 // it also emits the parts of compounds whose parts are all known stems
 // (dict, and extra when not nil), so "Terminbuchung" yields "terminbuchung",
 // "termin" and "buchung", meeting "Buchung von Terminen".
@@ -178,9 +179,13 @@ func (a *analyzer) analyzeCached(text string, lang Language, extra func(string) 
 			continue
 		}
 		wa := a.word(lang, w, extra, ec)
-		out = append(out, token{stem: wa.stem})
+		if !procedural[lang][wa.stem] {
+			out = append(out, token{stem: wa.stem})
+		}
 		for _, p := range wa.parts {
-			out = append(out, token{stem: p, part: true})
+			if !procedural[lang][p] {
+				out = append(out, token{stem: p, part: true})
+			}
 		}
 	}
 	return out

@@ -458,6 +458,8 @@ func TestAnalyzeCleansAndFolds(t *testing.T) {
 		{"entities decoded", "Roads &amp; bridges", "Roads and bridges", English},
 		{"umlauts spelt out", "Koeln Gebaeude Uebersicht", "Köln Gebäude Übersicht", German},
 		{"u between vowels stays", "Feuerwehr Steuer", "Feuerwehr Steuer", German},
+		{"procedural words go", "Provision of parking enforcement services: contract awarded, Lot 2", "parking enforcement", English},
+		{"procedural words go in German", "Ausschreibung der Schulreinigung, Lose 1 bis 3", "Schulreinigung", German},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -466,6 +468,10 @@ func TestAnalyzeCleansAndFolds(t *testing.T) {
 				t.Errorf("analyze(%q) = %q, want %q as for %q", tt.a, got, want, tt.b)
 			}
 		})
+	}
+	// A compound keeps its subject part, not its procedural one.
+	if got, leistung := stems("Reinigungsleistungen", German), stem(German, "leistungen"); !slices.Contains(got, "reinig") || slices.Contains(got, leistung) {
+		t.Errorf("analyze(Reinigungsleistungen) = %q, want the part reinig and not %q", got, leistung)
 	}
 	if got := foldUmlautSpelling("feuer"); got != "feuer" {
 		t.Errorf("foldUmlautSpelling(feuer) = %q", got)

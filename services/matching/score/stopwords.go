@@ -26,6 +26,26 @@ unter viel vom von vor während war waren warst was weg weil weiter welche welch
 werden wie wieder will wir wird wirst wo wollen wollte würde würden zu zum zur zwar zwischen`)
 )
 
+// procedural holds, per language, the stems of the words that name the
+// act of procuring rather than what is procured: every award notice says
+// "contract", "lot" and "provision of", so they tie a need to vendors
+// through the form of their notices, not through their subject. They are
+// analysed like stop words; the subject around them is not.
+var procedural = map[Language]map[string]bool{
+	English: stems(English, `award contract contractor lot framework tender notice procurement provision
+supply service agreement requirement`),
+	German: stems(German, `Vergabe Auftrag Leistung Los Ausschreibung Rahmenvertrag`),
+}
+
+// stems returns the set of the stems of the words in s.
+func stems(lang Language, s string) map[string]bool {
+	m := make(map[string]bool)
+	for _, w := range strings.Fields(strings.ToLower(s)) {
+		m[stem(lang, w)] = true
+	}
+	return m
+}
+
 func set(s string) map[string]bool {
 	m := make(map[string]bool)
 	for _, w := range strings.Fields(s) {
