@@ -59,9 +59,9 @@ fuzz: ## run each fuzzer for FUZZTIME (default 30s)
 	@for spec in pkg/refdata:FuzzNormalizeCPV pkg/refdata:FuzzNormalizeRegion pkg/refdata:FuzzRegionFilterKey \
 	  pkg/tags:FuzzNormalize pkg/auth:FuzzVerify services/needs/need:FuzzValidateFields services/needs/need:FuzzBuildQuery \
 	  services/needs/refsearch:FuzzParseQuery services/vendors/profile:FuzzValidateFields services/vendors/profile:FuzzNormalizeLicence \
-	  services/gateway/gateway:FuzzMatchesETag; do \
+	  services/gateway/gateway:FuzzMatchesETag services/matching/grpcserver:FuzzPreviewNeed services/matching/score:FuzzRank; do \
 	  dir=$${spec%%:*}; fn=$${spec##*:}; \
-	  echo "== $$dir $$fn"; $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$${FUZZTIME:-30s} ./$$dir/ ; \
+	  echo "== $$dir $$fn"; $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$${FUZZTIME:-30s} ./$$dir/ || exit 1; \
 	done
 
 .PHONY: bench-gateway

@@ -131,6 +131,17 @@ func TestMatchingThroughREST(t *testing.T) {
 		t.Errorf("preview found nothing: %s", preview.raw)
 	}
 	sys.call(t, "GET", "/v1/needs/terminbuchung-buergerbuero/matches?pageSize=500", "", nil).expect(t, "page size over 100", http.StatusBadRequest)
+	// A preview takes the spellings the needs registry takes, and names a
+	// bad one's field.
+	sys.call(t, "POST", "/v1/matches:preview", giessen, map[string]any{
+		"need": map[string]any{"title": "Terminbuchung", "cpvCodes": []string{"72212000-4"}, "placesOfPerformance": []string{"de71"}},
+	}).expect(t, "preview in the registry's spellings", http.StatusOK)
+	bad := sys.call(t, "POST", "/v1/matches:preview", giessen, map[string]any{
+		"need": map[string]any{"title": "Terminbuchung", "cpvCodes": []string{"72212000", "72212000-9"}},
+	}).expect(t, "preview with a wrong check digit", http.StatusBadRequest)
+	if v := bad.violations(); !slices.Equal(v, []string{"need.cpv_codes[1]"}) {
+		t.Errorf("preview with a wrong check digit: violations %v, want need.cpv_codes[1]", v)
+	}
 
 	// A draft is matched only for its owners.
 	draft := sys.call(t, "POST", "/v1/needs", giessen, map[string]any{"title": "Entwurf Terminbuchung", "problemStatement": "Termine online buchen"}).

@@ -11,9 +11,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/govmatch/govmatch/pkg/conditional"
 	"github.com/govmatch/govmatch/pkg/errdefs"
+	"github.com/govmatch/govmatch/pkg/refdata"
 	matchingv1 "github.com/govmatch/govmatch/proto/govmatch/matching/v1"
 	needsv1 "github.com/govmatch/govmatch/proto/govmatch/needs/v1"
 	vendorsv1 "github.com/govmatch/govmatch/proto/govmatch/vendors/v1"
@@ -158,11 +162,12 @@ func (s *Server) PreviewMatches(ctx context.Context, req *matchingv1.PreviewMatc
 	if err != nil {
 		return nil, err
 	}
-	if err := checkRequirements(req.GetNeed().GetRequirements()); err != nil {
+	need, err := previewNeed(req.GetNeed())
+	if err != nil {
 		return nil, err
 	}
 	p, notModified, err := conditionally(ctx, evidence, func(ctx context.Context) (match.Page, error) {
-		return s.svc.Preview(ctx, readmodel.MatchNeed(req.GetNeed()), q)
+		return s.svc.Preview(ctx, readmodel.MatchNeed(need), q)
 	})
 	if err != nil {
 		return nil, err
@@ -204,10 +209,63 @@ func conditionally(ctx context.Context, evidence int, rank func(context.Context)
 // readmodel's normalising.
 var hostings = []string{"germany", "eu", "on_premises"}
 
-// checkRequirements validates a preview's requirements, which unlike a saved
-// need's the needs registry has not checked, as far as matching reads them.
-func checkRequirements(rs []*needsv1.Requirement) error {
+// previewNeed checks a preview's need, which unlike a saved one the needs
+// registry has not checked, as far as matching reads it, and returns it with
+// its codes and places in the canonical form the needs registry stores:
+// a draft previews with the spellings it will be saved with ("72212000-4",
+// "de111").
+//
+// The limits are the needs registry's, so that whatever can be saved can be
+// previewed, and no preview costs more to rank than a saved need.
+func previewNeed(n *needsv1.Need) (*needsv1.Need, error) {
 	var v errdefs.Violations
+	for _, l := range []struct {
+		field string
+		n     int
+		max   int
+		what  string
+	}{
+		{"need.title", utf8.RuneCountInString(n.GetTitle()), 200, "characters"},
+		{"need.problem_statement", utf8.RuneCountInString(n.GetProblemStatement()), 20000, "characters"},
+		{"need.desired_outcomes", len(n.GetDesiredOutcomes()), 20, "outcomes"},
+		{"need.cpv_codes", len(n.GetCpvCodes()), 50, "codes"},
+		{"need.places_of_performance", len(n.GetPlacesOfPerformance()), 50, "places"},
+		{"need.required_certifications", len(n.GetRequiredCertifications()), 30, "certifications"},
+		{"need.requirements", len(n.GetRequirements()), 30, "requirements"},
+	} {
+		if l.n > l.max {
+			v.Add(l.field, "must have at most %d %s, got %d", l.max, l.what, l.n)
+		}
+	}
+	for i, o := range n.GetDesiredOutcomes() {
+		if c := utf8.RuneCountInString(o); c > 500 {
+			v.Add(fmt.Sprintf("need.desired_outcomes[%d]", i), "must have at most 500 characters, got %d", c)
+		}
+	}
+	if v.Len() > 0 {
+		return nil, v.Err()
+	}
+	n = proto.CloneOf(n)
+	for i, c := range n.GetCpvCodes() {
+		code, err := refdata.NormalizeCPV(c)
+		if err != nil {
+			v.Add(fmt.Sprintf("need.cpv_codes[%d]", i), "%v", err)
+		}
+		n.CpvCodes[i] = code
+	}
+	for i, p := range n.GetPlacesOfPerformance() {
+		r, err := refdata.NormalizeRegion(p)
+		if err != nil {
+			v.Add(fmt.Sprintf("need.places_of_performance[%d]", i), "%v", err)
+		}
+		n.PlacesOfPerformance[i] = r.Code
+	}
+	checkRequirements(&v, n.GetRequirements())
+	return n, v.Err()
+}
+
+// checkRequirements validates a preview's requirements.
+func checkRequirements(v *errdefs.Violations, rs []*needsv1.Requirement) {
 	for i, r := range rs {
 		field := fmt.Sprintf("need.requirements[%d]", i)
 		switch r.GetKind() {
@@ -227,7 +285,6 @@ func checkRequirements(rs []*needsv1.Requirement) error {
 			v.Add(field+".kind", "must be a kind of requirement")
 		}
 	}
-	return v.Err()
 }
 
 // ExclusionsToProto converts what a page says about the vendors its

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -110,7 +111,29 @@ func TestValidation(t *testing.T) {
 		{"preview with a bad code", func() error {
 			_, err := s.PreviewMatches(buyer, &matchingv1.PreviewMatchesRequest{Need: &needsv1.Need{Title: "x", CpvCodes: []string{"123"}}})
 			return err
-		}, codes.InvalidArgument, "need"},
+		}, codes.InvalidArgument, "need.cpv_codes[0]"},
+		{"preview with a wrong check digit", func() error {
+			_, err := s.PreviewMatches(buyer, &matchingv1.PreviewMatchesRequest{Need: &needsv1.Need{Title: "x", CpvCodes: []string{"72212000-4", "72212000-1"}}})
+			return err
+		}, codes.InvalidArgument, "need.cpv_codes[1]"},
+		{"preview with too many codes", func() error {
+			_, err := s.PreviewMatches(buyer, &matchingv1.PreviewMatchesRequest{Need: &needsv1.Need{Title: "x", CpvCodes: slices.Repeat([]string{"72212000"}, 51)}})
+			return err
+		}, codes.InvalidArgument, "need.cpv_codes"},
+		{"preview with a long outcome", func() error {
+			_, err := s.PreviewMatches(buyer, &matchingv1.PreviewMatchesRequest{Need: &needsv1.Need{Title: "x", DesiredOutcomes: []string{"ok", strings.Repeat("ü", 501)}}})
+			return err
+		}, codes.InvalidArgument, "need.desired_outcomes[1]"},
+		{"preview with an unknown place", func() error {
+			_, err := s.PreviewMatches(buyer, &matchingv1.PreviewMatchesRequest{Need: &needsv1.Need{Title: "x", PlacesOfPerformance: []string{"DE7", "XX9"}}})
+			return err
+		}, codes.InvalidArgument, "need.places_of_performance[1]"},
+		{"preview in the registry's spellings", func() error {
+			_, err := s.PreviewMatches(buyer, &matchingv1.PreviewMatchesRequest{Need: &needsv1.Need{
+				Title: "Terminbuchung", CpvCodes: []string{" 72212000-4"}, PlacesOfPerformance: []string{"de71", "06531005"},
+			}})
+			return err
+		}, codes.OK, ""},
 		{"empty preview", func() error {
 			_, err := s.PreviewMatches(buyer, &matchingv1.PreviewMatchesRequest{Need: &needsv1.Need{}})
 			return err

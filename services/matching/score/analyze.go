@@ -153,6 +153,13 @@ type analyzer struct {
 // "ei") would split ordinary words into nonsense.
 const minPart = 4
 
+// Longest word in letters that split tries to decompose. Splitting stems
+// every substring, so its cost grows with the cube of the length: a
+// 1,600-letter "word" took 13 s. German's longest compounds in use have
+// about 60 letters ("Rindfleischetikettierungsüberwachungsaufgaben-
+// übertragungsgesetz", 63); a longer run of letters is no word to split.
+const maxCompound = 64
+
 // linking elements (Fugenelemente) that may join German compound parts:
 // "Verkehr-s-zählung", "Straße-n-reinigung", "Kind-er-garten".
 var linkers = []string{"", "s", "es", "n", "en", "er", "e"}
@@ -169,6 +176,21 @@ func (a *analyzer) analyze(text string, lang Language, extra func(string) bool) 
 // analyzeCached is analyze that memoises the words whose analysis depends on
 // extra in ec, which the caller must reset whenever extra's answers change.
 func (a *analyzer) analyzeCached(text string, lang Language, extra func(string) bool, ec *wordCache) []token {
+	return a.analyzeWith(text, lang, extra, ec, false)
+}
+
+// analyzeRequirement is analyze keeping the procedural words: a stated
+// capability is matched as a whole, and "Service Design" is not "Web
+// Design" because "service" says little about a text's subject.
+func (a *analyzer) analyzeRequirement(text string, lang Language) []token {
+	return a.analyzeWith(text, lang, nil, nil, true)
+}
+
+func (a *analyzer) analyzeWith(text string, lang Language, extra func(string) bool, ec *wordCache, keepProcedural bool) []token {
+	skip := procedural[lang]
+	if keepProcedural {
+		skip = nil
+	}
 	stop := stopEN
 	if lang == German {
 		stop = stopDE
@@ -179,11 +201,11 @@ func (a *analyzer) analyzeCached(text string, lang Language, extra func(string) 
 			continue
 		}
 		wa := a.word(lang, w, extra, ec)
-		if !procedural[lang][wa.stem] {
+		if !skip[wa.stem] {
 			out = append(out, token{stem: wa.stem})
 		}
 		for _, p := range wa.parts {
-			if !procedural[lang][p] {
+			if !skip[p] {
 				out = append(out, token{stem: p, part: true})
 			}
 		}
@@ -278,7 +300,7 @@ func (a *analyzer) known(s string, extra func(string) bool) bool {
 func (a *analyzer) split(w string, extra func(string) bool) []string {
 	r := []rune(w)
 	n := len(r)
-	if n < 2*minPart {
+	if n < 2*minPart || n > maxCompound {
 		return nil
 	}
 	// best[i] is the fewest-part split of r[i:], nil if none.

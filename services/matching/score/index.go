@@ -171,11 +171,13 @@ type Index struct {
 	postings [][]posting // by term id
 	cpvPost  map[string][]int32
 	infPost  map[string][]int32
-	// capPost (by term id), certPost (by normalised certification),
+	// capPost (by stem), certPost (by normalised certification),
 	// regionPost (by region filter key) and factPost (by factKey) list
 	// the documents with that capability stem, certification, region or
 	// product fact, so Rank can bound those components from postings.
-	capPost    [][]int32
+	// Capability stems include procedural words, which the text postings
+	// leave out (analyzeRequirement).
+	capPost    map[string][]int32
 	certPost   map[string][]int32
 	regionPost map[string][]int32
 	factPost   map[string][]int32
@@ -231,7 +233,7 @@ func NewIndex(w Weights) *Index {
 		w: w, an: newAnalyzer(),
 		byID: make(map[string]int32), termID: make(map[string]int32),
 		cpvPost: make(map[string][]int32), infPost: make(map[string][]int32),
-		certPost: make(map[string][]int32), regionPost: make(map[string][]int32),
+		capPost: make(map[string][]int32), certPost: make(map[string][]int32), regionPost: make(map[string][]int32),
 		factPost: make(map[string][]int32),
 	}
 }
@@ -317,10 +319,10 @@ func (x *Index) Add(v Vendor) error {
 				// not from the labels of the codes it states.
 				all[t.stem]++
 			}
-			if f == fieldCapabilities {
-				d.caps[t.stem] = true
-			}
 		}
+	}
+	for _, t := range x.an.analyzeRequirement(fields[fieldCapabilities], lang) {
+		d.caps[t.stem] = true
 	}
 	d.inferred = labelIndex()[lang].infer(all, &x.w)
 
@@ -346,7 +348,6 @@ func (x *Index) Add(v Vendor) error {
 			x.terms = append(x.terms, s)
 			x.termID[s] = id
 			x.postings = append(x.postings, nil)
-			x.capPost = append(x.capPost, nil)
 		}
 		if len(x.postings[id]) == 0 {
 			x.vocab++ // a word of no vendor is one again
@@ -361,9 +362,9 @@ func (x *Index) Add(v Vendor) error {
 		g := tf[s]
 		x.postings[id] = slices.Insert(p, at, posting{doc: di, tf: [numGroups]float32{float32(g[0]), float32(g[1])}})
 		d.terms = append(d.terms, id)
-		if d.caps[s] {
-			x.capPost[id] = append(x.capPost[id], di)
-		}
+	}
+	for s := range d.caps {
+		x.capPost[s] = append(x.capPost[s], di)
 	}
 	addPrefixes(x.cpvPost, d.cpv, di)
 	addPrefixes(x.infPost, d.inferred, di)
@@ -438,8 +439,12 @@ func (x *Index) removeLocked(id string) bool {
 		if len(x.postings[t]) == 0 {
 			x.vocab++ // the word left the vocabulary with its last vendor
 		}
-		if d.caps[x.terms[t]] {
-			x.capPost[t] = slices.DeleteFunc(x.capPost[t], func(d int32) bool { return d == di })
+	}
+	for s := range d.caps {
+		if p := slices.DeleteFunc(x.capPost[s], func(d int32) bool { return d == di }); len(p) > 0 {
+			x.capPost[s] = p
+		} else {
+			delete(x.capPost, s)
 		}
 	}
 	dropPrefixes(x.cpvPost, d.cpv, di)
@@ -644,7 +649,7 @@ func (x *Index) prepare(need Need, f Filters) (*query, bool, error) {
 	}
 	q.needCaps = make([][]token, len(need.Capabilities))
 	for i, c := range need.Capabilities {
-		q.needCaps[i] = x.an.analyze(c, q.lang, nil)
+		q.needCaps[i] = x.an.analyzeRequirement(c, q.lang)
 	}
 	q.factKeys = slices.Sorted(maps.Keys(need.ProductFacts))
 	return q, true, nil
@@ -1112,24 +1117,20 @@ func (x *Index) boundRequirements(q *query, s *scratch) {
 			// words' stems among its own: the rarest one's posting holds
 			// every vendor that does.
 			var rarest []int32
-			words, known := 0, true
+			words := 0
 			for _, t := range toks {
 				if t.part {
 					continue
 				}
-				id, ok := x.termID[t.stem]
-				if !ok {
-					known = false
-					break
-				}
-				if p := x.capPost[id]; words == 0 || len(p) < len(rarest) {
+				if p := x.capPost[t.stem]; words == 0 || len(p) < len(rarest) {
 					rarest = p
 				}
 				words++
 			}
-			// Every word yields its whole-word token (analyze), so a
-			// capability with tokens has words.
-			if words > 0 && known {
+			// Every word yields its whole-word token (analyzeRequirement),
+			// so a capability with tokens has words; a stem no vendor
+			// states leaves rarest empty.
+			if words > 0 {
 				credit(rarest, each)
 			}
 		}

@@ -1,8 +1,10 @@
 package score
 
 import (
+	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -173,6 +175,29 @@ func TestComponents(t *testing.T) {
 	}
 }
 
+// A stated capability is matched whole, procedural words included, though
+// text relevance leaves those out: "Service design" is not "Web design".
+func TestCapabilityKeepsProceduralWords(t *testing.T) {
+	t.Parallel()
+	web := Vendor{ID: "web", Name: "Pixel Ltd", Description: "Websites for councils", Capabilities: []string{"Web design"}}
+	svc := Vendor{ID: "svc", Name: "Journey Ltd", Description: "User research for councils", Capabilities: []string{"Service design"}}
+	x := newTestIndex(t, web, svc)
+	need := Need{Title: "Redesign of the parking permit journey for councils", Capabilities: []string{"Service design"}}
+	for _, rank := range []func(Need, int, Filters) ([]Result, error){x.Rank, x.RankExhaustive} {
+		res, err := rank(need, 10, Filters{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, r := range res {
+			got[r.VendorID], _ = componentValue(r, ComponentCapabilities)
+		}
+		if want := map[string]float64{"web": 0, "svc": 1}; !maps.Equal(got, want) {
+			t.Errorf("capability values = %v, want %v", got, want)
+		}
+	}
+}
+
 // randomIndex builds vendors from a small vocabulary so that they overlap.
 func randomVendors(r *rand.Rand, n int) []Vendor {
 	words := []string{"Terminbuchung", "Software", "Straßenreinigung", "Schule", "Daten", "Verkehr", "Planung", "Buchung", "Beratung", "Bau"}
@@ -204,6 +229,13 @@ func TestContributionsAddUp(t *testing.T) {
 	if len(res) == 0 {
 		t.Fatal("no results")
 	}
+	checkAddsUp(t, res)
+}
+
+// checkAddsUp checks that every result's matches add up to its components'
+// points and those to its score, within 0–100.
+func checkAddsUp(t *testing.T, res []Result) {
+	t.Helper()
 	for _, rs := range res {
 		var sum float64
 		for _, c := range rs.Explanation.Components {
@@ -373,15 +405,15 @@ func TestRemoveClearsPostings(t *testing.T) {
 		t.Fatalf("Len = %d after removing all", x.Len())
 	}
 	for name, post := range map[string]map[string][]int32{
-		"cpv": x.cpvPost, "inferred": x.infPost, "cert": x.certPost, "region": x.regionPost, "fact": x.factPost,
+		"cpv": x.cpvPost, "inferred": x.infPost, "cap": x.capPost, "cert": x.certPost, "region": x.regionPost, "fact": x.factPost,
 	} {
 		if len(post) != 0 {
 			t.Errorf("%s postings left: %v", name, post)
 		}
 	}
-	for id, p := range x.capPost {
-		if len(p) != 0 || len(x.postings[id]) != 0 {
-			t.Errorf("term %q still posted: %v %v", x.terms[id], p, x.postings[id])
+	for id, p := range x.postings {
+		if len(p) != 0 {
+			t.Errorf("term %q still posted: %v", x.terms[id], p)
 		}
 	}
 }
@@ -495,6 +527,10 @@ func TestSplitAtHead(t *testing.T) {
 		{"terminbuchung", []string{"termin", "buchung"}},
 		// No known head: no split.
 		{"einrichtungen", nil},
+		// The longest compounds in use split; a longer run of letters,
+		// whose split would cost the cube of its length, does not.
+		{"rindfleischetikettierungsüberwachungsaufgabenübertragungsgesetz", []string{"rindfleischetikettierungsuberwachungsaufgabenubertrag", "gesetz"}},
+		{strings.Repeat("termin", 11), nil},
 	}
 	for _, tt := range tests {
 		if got := a.split(tt.word, nil); !slices.Equal(got, tt.want) {
