@@ -8,10 +8,12 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/sethvargo/go-envconfig"
@@ -100,12 +102,31 @@ type Config struct {
 	// cluster URL): the cache is the one large Redis tenant, and its keys
 	// spread over a cluster by their hash tags.
 	MatchCacheRedisCluster string `env:"GOVMATCH_MATCH_CACHE_REDIS_CLUSTER"`
+	// MatchCacheTimeout bounds each call of the match cache's Redis: a
+	// slower answer counts as a failure, and the page is computed instead.
+	MatchCacheTimeout time.Duration `env:"GOVMATCH_MATCH_CACHE_TIMEOUT, default=50ms"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL, default=info"`
 }
 
 // consumerGroupName is what a consumer group may be called: a DNS label,
 // as a Kubernetes pod name is.
+// namedByVariable replaces the Go field name envconfig starts its parse
+// errors with ("MatchCacheTimeout: …") by the variable's, which is what an
+// operator set.
+func namedByVariable(err error) error {
+	field, rest, ok := strings.Cut(err.Error(), ": ")
+	if !ok {
+		return err
+	}
+	f, ok := reflect.TypeFor[Config]().FieldByName(field)
+	if !ok {
+		return err
+	}
+	name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+	return fmt.Errorf("%s: %s", name, rest)
+}
+
 var consumerGroupName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // loadConfig reads the configuration from lookuper (the environment in
@@ -113,7 +134,7 @@ var consumerGroupName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$
 func loadConfig(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 	var c Config
 	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: l}); err != nil {
-		return c, fmt.Errorf("read configuration: %w", err)
+		return c, fmt.Errorf("read configuration: %w", namedByVariable(err))
 	}
 	if !slices.Contains(targets, c.Target) {
 		return c, fmt.Errorf("GOVMATCH_TARGET=%q: want one of %s", c.Target, strings.Join(targets, ", "))
@@ -139,6 +160,9 @@ func loadConfig(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 	}
 	if c.MatchCache != "on" && c.MatchCache != "off" {
 		return c, fmt.Errorf("GOVMATCH_MATCH_CACHE=%q: want on or off", c.MatchCache)
+	}
+	if c.MatchCacheTimeout <= 0 {
+		return c, fmt.Errorf("GOVMATCH_MATCH_CACHE_TIMEOUT=%v: want a positive duration such as 50ms", c.MatchCacheTimeout)
 	}
 	if c.MaxBodyBytes <= 0 {
 		return c, fmt.Errorf("GOVMATCH_MAX_BODY_BYTES must be positive")

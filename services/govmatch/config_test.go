@@ -24,11 +24,15 @@ func TestLoadConfigRejectsBadSettings(t *testing.T) {
 		{name: "group ending in a dash", env: map[string]string{"GOVMATCH_MATCHING_GROUP": "matching-"}, wantErr: "GOVMATCH_MATCHING_GROUP"},
 		{name: "group too long", env: map[string]string{"GOVMATCH_MATCHING_GROUP": strings.Repeat("m", 64)}, wantErr: "GOVMATCH_MATCHING_GROUP"},
 		{name: "demo data neither true nor false", env: map[string]string{"GOVMATCH_DEMO_DATA": "yes"}, wantErr: "GOVMATCH_DEMO_DATA"},
+		{name: "rate limit not a number", env: map[string]string{"GOVMATCH_RATE_LIMIT": "lots"}, wantErr: "GOVMATCH_RATE_LIMIT"},
 		{name: "negative rate limit", env: map[string]string{"GOVMATCH_RATE_LIMIT": "-1"}, wantErr: "GOVMATCH_RATE_LIMIT"},
 		{name: "negative copy bytes", env: map[string]string{"GOVMATCH_GATEWAY_COPY_BYTES": "-1"}, wantErr: "GOVMATCH_GATEWAY_COPY_BYTES"},
 		{name: "no copies", env: map[string]string{"GOVMATCH_GATEWAY_COPY_BYTES": "0"}},
 		{name: "cache cluster", env: map[string]string{"GOVMATCH_MATCH_CACHE_REDIS_CLUSTER": "redis://127.0.0.1:7000?addr=127.0.0.1:7001"}},
 		{name: "cache cluster not a URL", env: map[string]string{"GOVMATCH_MATCH_CACHE_REDIS_CLUSTER": "tcp://x:1"}, wantErr: "GOVMATCH_MATCH_CACHE_REDIS_CLUSTER"},
+		{name: "cache timeout", env: map[string]string{"GOVMATCH_MATCH_CACHE_TIMEOUT": "250ms"}},
+		{name: "cache timeout zero", env: map[string]string{"GOVMATCH_MATCH_CACHE_TIMEOUT": "0s"}, wantErr: "GOVMATCH_MATCH_CACHE_TIMEOUT"},
+		{name: "cache timeout without unit", env: map[string]string{"GOVMATCH_MATCH_CACHE_TIMEOUT": "50"}, wantErr: "GOVMATCH_MATCH_CACHE_TIMEOUT"},
 		{name: "cache cluster with the cache off", env: map[string]string{"GOVMATCH_MATCH_CACHE_REDIS_CLUSTER": "redis://127.0.0.1:7000", "GOVMATCH_MATCH_CACHE": "off"}, wantErr: "GOVMATCH_MATCH_CACHE=off"},
 	}
 	for _, tt := range tests {

@@ -34,7 +34,7 @@ func newMatchRanker(cfg Config, rdb *redis.Client, rm *readmodel.Model, log *slo
 	case rdb != nil:
 		store = matchcache.NewRedis(rdb)
 	}
-	c, err := matchcache.New(svc, rm, store, matchcache.Options{Prefix: cfg.RedisPrefix, Build: version(), Logger: log})
+	c, err := matchcache.New(svc, rm, store, matchcache.Options{Prefix: cfg.RedisPrefix, Build: version(), Timeout: cfg.MatchCacheTimeout, Logger: log})
 	if err != nil {
 		if cluster != nil {
 			_ = cluster.Close()

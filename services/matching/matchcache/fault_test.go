@@ -47,7 +47,10 @@ func TestRedisStopped(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	c := newCache(t, inner, m.rm, redisStore(t, rs.URL()), matchcache.Options{RetryAfter: 100 * time.Millisecond, MeterProvider: mp})
+	// A stopped Redis refuses at once; the long timeout keeps a loaded
+	// machine's slow answers from degrading the cache before the stop
+	// (TestRedisHangs covers the timeout).
+	c := newCache(t, inner, m.rm, redisStore(t, rs.URL()), matchcache.Options{Timeout: 2 * time.Second, RetryAfter: 100 * time.Millisecond, MeterProvider: mp})
 	want, err := match.NewService(m.rm).NeedMatches(anonymous, "pub", match.Query{})
 	if err != nil {
 		t.Fatal(err)
