@@ -491,7 +491,7 @@ func TestAnalyzeCleansAndFolds(t *testing.T) {
 		{"umlauts spelt out", "Koeln Gebaeude Uebersicht", "Köln Gebäude Übersicht", German},
 		{"u between vowels stays", "Feuerwehr Steuer", "Feuerwehr Steuer", German},
 		{"procedural words go", "Provision of parking enforcement services: contract awarded, Lot 2", "parking enforcement", English},
-		{"procedural words go in German", "Ausschreibung der Schulreinigung, Lose 1 bis 3", "Schulreinigung", German},
+		{"procedural words go in German", "Auftrag: Schulreinigung, Lose 1 bis 3", "Schulreinigung", German},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -500,6 +500,22 @@ func TestAnalyzeCleansAndFolds(t *testing.T) {
 				t.Errorf("analyze(%q) = %q, want %q as for %q", tt.a, got, want, tt.b)
 			}
 		})
+	}
+	// E-procurement is a subject: its words stay.
+	for _, tc := range []struct {
+		text string
+		lang Language
+		want []string
+	}{
+		{"E-Vergabe und Ausschreibungen", German, []string{"vergabe", "ausschreibung"}},
+		{"e-procurement and tender management", English, []string{"procurement", "tender"}},
+	} {
+		got := stems(tc.text, tc.lang)
+		for _, w := range tc.want {
+			if s := stem(tc.lang, w); !slices.Contains(got, s) {
+				t.Errorf("analyze(%q) = %q, want it to keep %q", tc.text, got, s)
+			}
+		}
 	}
 	// A compound keeps its subject part, not its procedural one.
 	if got, leistung := stems("Reinigungsleistungen", German), stem(German, "leistungen"); !slices.Contains(got, "reinig") || slices.Contains(got, leistung) {

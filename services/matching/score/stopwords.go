@@ -30,11 +30,14 @@ werden wie wieder will wir wird wirst wo wollen wollte würde würden zu zum zur
 // act of procuring rather than what is procured: every award notice says
 // "contract", "lot" and "provision of", so they tie a need to vendors
 // through the form of their notices, not through their subject. They are
-// analysed like stop words; the subject around them is not.
+// analysed like stop words; the subject around them is not. "Procurement",
+// "tender", "Vergabe" and "Ausschreibung" stay words: e-procurement is a
+// subject of its own ("E-Vergabe", "tender management"), and leaving them
+// out made no difference on the evaluation sets.
 var procedural = map[Language]map[string]bool{
-	English: stems(English, `award contract contractor lot framework tender notice procurement provision
+	English: stems(English, `award contract contractor lot framework notice provision
 supply service agreement requirement`),
-	German: stems(German, `Vergabe Auftrag Leistung Los Ausschreibung Rahmenvertrag`),
+	German: stems(German, `Auftrag Leistung Los Rahmenvertrag`),
 }
 
 // stems returns the set of the stems of the words in s.

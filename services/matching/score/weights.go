@@ -14,7 +14,7 @@
 //     known parts, else at a known head: "Europawahl" meets "Wahl"),
 //     umlauts spelt out folded ("Koeln" meets "Köln"), and markup such as
 //     HTML tags and the words that name the act of procuring ("contract",
-//     "lot", "Vergabe") left out;
+//     "lot", "Auftrag") left out;
 //   - cpv: the need's CPV codes against the vendor's through the CPV tree
 //     (exact or within the need's code, graded at that code's level when
 //     it is broader than a category > same category > class > group >
