@@ -109,24 +109,22 @@ type Config struct {
 	LogLevel string `env:"LOG_LEVEL, default=info"`
 }
 
-// consumerGroupName is what a consumer group may be called: a DNS label,
-// as a Kubernetes pod name is.
 // namedByVariable replaces the Go field name envconfig starts its parse
 // errors with ("MatchCacheTimeout: …") by the variable's, which is what an
 // operator set.
 func namedByVariable(err error) error {
-	field, rest, ok := strings.Cut(err.Error(), ": ")
-	if !ok {
-		return err
-	}
+	field, _, _ := strings.Cut(err.Error(), ": ")
 	f, ok := reflect.TypeFor[Config]().FieldByName(field)
-	if !ok {
+	cause := errors.Unwrap(err)
+	if !ok || cause == nil {
 		return err
 	}
 	name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
-	return fmt.Errorf("%s: %s", name, rest)
+	return fmt.Errorf("%s: %w", name, cause)
 }
 
+// consumerGroupName is what a consumer group may be called: a DNS label,
+// as a Kubernetes pod name is.
 var consumerGroupName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // loadConfig reads the configuration from lookuper (the environment in

@@ -176,21 +176,18 @@ func (a *analyzer) analyze(text string, lang Language, extra func(string) bool) 
 // analyzeCached is analyze that memoises the words whose analysis depends on
 // extra in ec, which the caller must reset whenever extra's answers change.
 func (a *analyzer) analyzeCached(text string, lang Language, extra func(string) bool, ec *wordCache) []token {
-	return a.analyzeWith(text, lang, extra, ec, false)
+	return a.analyzeWith(text, lang, extra, ec, procedural[lang])
 }
 
 // analyzeRequirement is analyze keeping the procedural words: a stated
 // capability is matched as a whole, and "Service Design" is not "Web
 // Design" because "service" says little about a text's subject.
 func (a *analyzer) analyzeRequirement(text string, lang Language) []token {
-	return a.analyzeWith(text, lang, nil, nil, true)
+	return a.analyzeWith(text, lang, nil, nil, nil)
 }
 
-func (a *analyzer) analyzeWith(text string, lang Language, extra func(string) bool, ec *wordCache, keepProcedural bool) []token {
-	skip := procedural[lang]
-	if keepProcedural {
-		skip = nil
-	}
+// analyzeWith is analyzeCached leaving out the stems in skip.
+func (a *analyzer) analyzeWith(text string, lang Language, extra func(string) bool, ec *wordCache, skip map[string]bool) []token {
 	stop := stopEN
 	if lang == German {
 		stop = stopDE

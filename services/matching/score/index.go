@@ -201,10 +201,10 @@ type Index struct {
 // index (gen), so that textValue, run for every posting a ranking walks,
 // multiplies instead of dividing. Every change of the index moves the
 // averages; the first ranking after it computes them again, which costs
-// one pass over the documents.
+// one pass over the documents. The zero value holds the norms of the
+// empty index of generation 0: none.
 type norms struct {
 	mu  sync.Mutex
-	ok  bool
 	gen uint64
 	inv [][numGroups]float64
 }
@@ -215,14 +215,14 @@ type norms struct {
 func (x *Index) invNorms(q *query) [][numGroups]float64 {
 	x.norms.mu.Lock()
 	defer x.norms.mu.Unlock()
-	if !x.norms.ok || x.norms.gen != x.gen {
+	if x.norms.gen != x.gen {
 		inv := slices.Grow(x.norms.inv[:0], len(x.dl))[:len(x.dl)]
 		for di, dl := range x.dl {
 			for g := range numGroups {
 				inv[di][g] = 1 / (q.normA[g] + q.normC[g]*dl[g])
 			}
 		}
-		x.norms.inv, x.norms.gen, x.norms.ok = inv, x.gen, true
+		x.norms.inv, x.norms.gen = inv, x.gen
 	}
 	return x.norms.inv
 }

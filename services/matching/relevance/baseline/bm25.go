@@ -121,13 +121,23 @@ func (b *BM25) Close() error { return b.index.Close() }
 // Rank returns the ids of the k vendors with the highest BM25 score for
 // need's title and description, ties broken by id.
 func (b *BM25) Rank(ctx context.Context, need relevance.Need, k int) ([]string, error) {
-	// Twice k, so that vendors tied with the k-th are all there to be
-	// ordered by id.
-	res, err := b.index.SearchInContext(ctx, b.request(needText(need), 2*k, false))
-	if err != nil {
-		return nil, fmt.Errorf("baseline: bm25: search: %w", err)
+	// More than k hits, as many as it takes for the last to score below
+	// the k-th: vendors tied with the k-th must all be there to be ordered
+	// by id.
+	if k <= 0 {
+		return nil, nil
 	}
-	hits := res.Hits
+	var hits search.DocumentMatchCollection
+	for size := 2 * k; ; size *= 2 {
+		res, err := b.index.SearchInContext(ctx, b.request(needText(need), size, false))
+		if err != nil {
+			return nil, fmt.Errorf("baseline: bm25: search: %w", err)
+		}
+		hits = res.Hits
+		if len(hits) < size || roundScore(hits[len(hits)-1].Score) < roundScore(hits[k-1].Score) {
+			break
+		}
+	}
 	slices.SortStableFunc(hits, func(a, b *search.DocumentMatch) int {
 		if c := cmp.Compare(roundScore(b.Score), roundScore(a.Score)); c != 0 {
 			return c
