@@ -21,6 +21,43 @@
 // come again, after events that followed it. Consumers must therefore be
 // idempotent; Idempotent with a Dedupe does it (skip ids already seen and
 // versions not newer than the last one applied for the aggregate).
+//
+// # Dead letters
+//
+// On its own a bus redelivers a failing event forever, and its group waits
+// behind it: one event that can never be processed (a poison event) stops
+// the group for good. WithDeadLetters wraps a Subscriber, either bus, so
+// that the handler is tried Attempts times (default 5) with a doubling
+// backoff in between (100ms up to 5s); then the event moves to a
+// DeadLetters store (stream, group, id, aggregate, type, attempts, last
+// error, first and last failure, the event itself), is counted in
+// eventbus.consumer.deadlettered, and the group goes on with the next
+// event. An error that is errdefs.ErrUnavailable (the consumer's database
+// or a service it calls is down, as the stores report outages) is no fault
+// of the event: it goes back to the bus, which redelivers as before,
+// without counting towards the attempts; nor does anything count while
+// the subscription shuts down. An event that cannot be stored as a dead
+// letter is redelivered too: an event is processed, dead-lettered or still
+// on its way, never lost.
+//
+// The stores are SQLiteDeadLetters (a file beside the monolith's
+// databases) and RedisDeadLetters (beside the streams). Replay is asked
+// for in the store (RequestReplay, `govmatch events replay`); each running
+// subscription looks for requests of its own group every ReplayInterval
+// and hands those events to its handler once more, never at the same time
+// as an event from the bus: success removes the dead letter, failure puts
+// it back with the attempt counted and the request withdrawn.
+//
+// Order: the events after a dead letter are applied before it, and a
+// replay comes after them. A replay goes through the same handler, so an
+// Idempotent consumer skips it when it has applied a newer version of the
+// aggregate meanwhile; the replay then counts as done and the dead letter
+// is removed. That is right for this system's events, each of which
+// carries the whole resource after its change: the newer state the
+// consumer holds already contains what the dead letter would have
+// applied. A consumer of events that each carry only a delta could not
+// skip a stale one and would have to bypass its version check for
+// replays; govmatch has none.
 package eventbus
 
 import (
@@ -111,6 +148,13 @@ func Decode(data []byte) (*eventsv1.Event, error) {
 
 const instrumentation = "github.com/govmatch/govmatch/pkg/eventbus"
 
+// The counter of handler errors, which DeadLetterSubscriber adds to as
+// well: one instrument needs one name and description.
+const (
+	errorsName        = "eventbus.consumer.errors"
+	errorsDescription = "Failed handler calls, each followed by another attempt or (WithDeadLetters, after the last attempt) a dead letter."
+)
+
 // consumeMetrics are recorded by both implementations for every handled
 // event.
 type consumeMetrics struct {
@@ -129,8 +173,7 @@ func newConsumeMetrics(mp metric.MeterProvider) consumeMetrics {
 	// is returned then, which is all we could do anyway.
 	cm.handled, _ = m.Int64Counter("eventbus.consumer.handled",
 		metric.WithDescription("Events a consumer group's handler processed successfully."))
-	cm.failed, _ = m.Int64Counter("eventbus.consumer.errors",
-		metric.WithDescription("Handler errors; each leads to a redelivery."))
+	cm.failed, _ = m.Int64Counter(errorsName, metric.WithDescription(errorsDescription))
 	cm.latency, _ = m.Float64Histogram("eventbus.consumer.latency",
 		metric.WithUnit("s"),
 		metric.WithDescription("Time from the write (occur_time) until the handler finished."),

@@ -26,8 +26,9 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// Server is a gRPC server with govmatch's interceptors, the standard health
-// service and server reflection registered.
+// Server is a gRPC server with govmatch's interceptors and the standard
+// health service registered; reflection only on request
+// (RegisterReflection).
 type Server struct {
 	*grpc.Server
 	// Health is the server's grpc.health.v1 service. The overall status ("")
@@ -80,9 +81,13 @@ func NewServer(log *slog.Logger, opts ...grpc.ServerOption) *Server {
 	s := grpc.NewServer(all...)
 	h := health.NewServer()
 	healthpb.RegisterHealthServer(s, h)
-	reflection.Register(s)
 	return &Server{Server: s, Health: h}
 }
+
+// RegisterReflection offers server reflection (grpcurl without proto
+// files). It tells anyone who can reach the port every method, so it is a
+// choice of the operator's; call it before Serve.
+func (s *Server) RegisterReflection() { reflection.Register(s.Server) }
 
 // Shutdown marks the server NOT_SERVING, so that load balancers and the
 // gateway's readiness stop sending traffic, then stops gracefully: running

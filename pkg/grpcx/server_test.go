@@ -103,10 +103,19 @@ func (s *testServer) client() testpb.TestServiceClient { return testpb.NewTestSe
 // start serves a fakeService with behave on a loopback port.
 func start(t *testing.T, behave func(context.Context) error, opts ...grpc.ServerOption) *testServer {
 	t.Helper()
+	return startWith(t, behave, nil, opts...)
+}
+
+// startWith is start with setup run on the server before it serves.
+func startWith(t *testing.T, behave func(context.Context) error, setup func(*Server), opts ...grpc.ServerOption) *testServer {
+	t.Helper()
 	logs := &logBuffer{}
 	log := slog.New(telemetry.NewTraceHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	srv := NewServer(log, opts...)
 	testpb.RegisterTestServiceServer(srv, &fakeService{behave: behave})
+	if setup != nil {
+		setup(srv)
+	}
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -355,7 +364,7 @@ func TestServerInterceptorOrder(t *testing.T) {
 
 func TestServerHealthAndReflection(t *testing.T) {
 	t.Parallel()
-	ts := start(t, func(context.Context) error { return nil })
+	ts := startWith(t, func(context.Context) error { return nil }, (*Server).RegisterReflection)
 
 	resp, err := healthpb.NewHealthClient(ts.conn).Check(t.Context(), &healthpb.HealthCheckRequest{})
 	if err != nil {
@@ -411,5 +420,19 @@ func TestServerShutdown(t *testing.T) {
 	}
 	if _, err := ts.client().UnaryCall(t.Context(), &testpb.SimpleRequest{}); status.Code(err) != codes.Unavailable {
 		t.Errorf("call after Shutdown: %v, want Unavailable", err)
+	}
+}
+
+// Reflection lists every method to whoever reaches the port: only an
+// operator's choice turns it on.
+func TestServerNoReflectionByDefault(t *testing.T) {
+	t.Parallel()
+	ts := start(t, func(context.Context) error { return nil })
+	stream, err := reflectionpb.NewServerReflectionClient(ts.conn).ServerReflectionInfo(t.Context())
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	if status.Code(err) != codes.Unimplemented {
+		t.Errorf("reflection without RegisterReflection: %v, want Unimplemented", err)
 	}
 }

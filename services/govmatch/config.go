@@ -38,8 +38,19 @@ type Config struct {
 	Target string `env:"GOVMATCH_TARGET, default=all"`
 	// HTTPAddr is where the REST gateway listens (targets all, gateway).
 	HTTPAddr string `env:"GOVMATCH_HTTP_ADDR, default=:8080"`
-	// GRPCAddr is where the gRPC services listen (targets all, needs).
-	GRPCAddr string `env:"GOVMATCH_GRPC_ADDR, default=:9090"`
+	// GRPCAddr is where the gRPC services listen. Empty means loopback
+	// (127.0.0.1:9090) for the monolith, whose gateway is in the same
+	// process, and every interface (:9090) for a service target.
+	GRPCAddr string `env:"GOVMATCH_GRPC_ADDR"`
+	// GRPCTrustedPeers are CIDRs of the gRPC peers (the gateway, the other
+	// services) whose calls the gRPC servers do not rate-limit, because
+	// they limit their own callers. Empty means none for the monolith (its
+	// own calls are recognised otherwise) and the private networks for a
+	// service target; "none" trusts no peer.
+	GRPCTrustedPeers []string `env:"GOVMATCH_GRPC_TRUSTED_PEERS"`
+	// GRPCReflection is "true" or "false": whether the gRPC servers offer
+	// server reflection. Empty means true for the monolith only.
+	GRPCReflection string `env:"GOVMATCH_GRPC_REFLECTION"`
 	// AdminAddr serves /metrics, /healthz and /readyz of a service process
 	// without a gateway (target needs).
 	AdminAddr string `env:"GOVMATCH_ADMIN_ADDR, default=:9091"`
@@ -65,7 +76,9 @@ type Config struct {
 	// DemoData loads the demo data set on first start (an empty database):
 	// "true" or "false"; empty means true for the monolith only.
 	DemoData string `env:"GOVMATCH_DEMO_DATA"`
-	// OIDC settings; without an issuer the development issuer is used.
+	// OIDC settings. Without an issuer the development issuer is used,
+	// which the monolith on SQLite does on its own and anything else only
+	// with UnsafeDevIssuer.
 	OIDCIssuerURL string `env:"OIDC_ISSUER_URL"`
 	OIDCAudience  string `env:"OIDC_AUDIENCE, default=govmatch"`
 	OIDCOrgClaim  string `env:"OIDC_ORG_CLAIM, default=org"`
@@ -78,6 +91,11 @@ type Config struct {
 	// with the admin role). Without it, the development issuer mints one;
 	// with OIDC and no file, drafts reach matching through events only.
 	ServiceTokenFile string `env:"GOVMATCH_SERVICE_TOKEN_FILE"`
+	// UnsafeDevIssuer lets a configuration that looks like production
+	// (PostgreSQL, Redis, a single service) run with the development
+	// issuer, whose key anyone who can read the data directory can use to
+	// mint an admin token. For tests and trials on one machine only.
+	UnsafeDevIssuer bool `env:"GOVMATCH_UNSAFE_DEV_ISSUER, default=false"`
 	// DevIssuerURL is the "iss" of development tokens.
 	DevIssuerURL string `env:"GOVMATCH_DEV_ISSUER_URL, default=http://localhost:8080/dev-issuer"`
 	// RateLimit is how many API requests per second one client (address or
@@ -156,6 +174,22 @@ func loadConfig(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 	default:
 		return c, fmt.Errorf("GOVMATCH_DEMO_DATA=%q: want true or false", c.DemoData)
 	}
+	if c.GRPCAddr == "" {
+		c.GRPCAddr = ":9090"
+		if c.Target == TargetAll {
+			c.GRPCAddr = "127.0.0.1:9090"
+		}
+	}
+	switch c.GRPCReflection {
+	case "":
+		c.GRPCReflection = strconv.FormatBool(c.Target == TargetAll)
+	case "true", "false":
+	default:
+		return c, fmt.Errorf("GOVMATCH_GRPC_REFLECTION=%q: want true or false", c.GRPCReflection)
+	}
+	if _, err := c.grpcTrustedPeers(); err != nil {
+		return c, err
+	}
 	if c.MatchCache != "on" && c.MatchCache != "off" {
 		return c, fmt.Errorf("GOVMATCH_MATCH_CACHE=%q: want on or off", c.MatchCache)
 	}
@@ -206,6 +240,42 @@ func (c Config) trustedProxies() ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// privateNetworks are where a service's peers are in a cluster: the
+// gateway and the other services. NetworkPolicies decide who else gets
+// there.
+var privateNetworks = []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}
+
+// grpcTrustedPeers parses GOVMATCH_GRPC_TRUSTED_PEERS, with the default
+// of the target.
+func (c Config) grpcTrustedPeers() ([]netip.Prefix, error) {
+	list := c.GRPCTrustedPeers
+	switch {
+	case len(list) == 1 && strings.TrimSpace(list[0]) == "none":
+		return nil, nil
+	case len(list) == 0 && c.Target != TargetAll:
+		list = privateNetworks
+	}
+	out := make([]netip.Prefix, 0, len(list))
+	for _, s := range list {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("GOVMATCH_GRPC_TRUSTED_PEERS: %w", err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// devIssuerAllowed reports whether the development issuer may verify
+// tokens: in the monolith on SQLite, which is a developer's machine, or
+// when the operator said so in as many words.
+func (c Config) devIssuerAllowed() bool {
+	return c.UnsafeDevIssuer || (c.Target == TargetAll && c.DatabaseURL == "" && c.RedisURL == "")
+}
+
+// grpcReflection reports whether the gRPC servers offer reflection.
+func (c Config) grpcReflection() bool { return c.GRPCReflection == "true" }
+
 // matchCache reports whether matching caches its answers.
 func (c Config) matchCache() bool { return c.MatchCache == "on" }
 
@@ -224,6 +294,10 @@ func (c Config) runs(target string) bool { return c.Target == TargetAll || c.Tar
 func (c Config) sqlitePath(service string) string {
 	return filepath.Join(c.DataDir, service+".db")
 }
+
+// deadLettersPath is the SQLite file of the dead letters when events
+// stay in this process.
+func (c Config) deadLettersPath() string { return filepath.Join(c.DataDir, "deadletters.db") }
 
 // devKeyPath is the development issuer's signing key.
 func (c Config) devKeyPath() string { return filepath.Join(c.DataDir, "dev-issuer.pem") }
@@ -244,6 +318,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("redis_prefix", c.RedisPrefix),
 		slog.String("demo_data", c.DemoData),
 		slog.String("oidc_issuer_url", c.OIDCIssuerURL),
+		slog.Bool("unsafe_dev_issuer", c.UnsafeDevIssuer),
+		slog.Any("grpc_trusted_peers", c.GRPCTrustedPeers),
+		slog.String("grpc_reflection", c.GRPCReflection),
 		slog.Float64("rate_limit", c.RateLimit),
 		slog.Int("rate_burst", c.RateBurst),
 		slog.Any("trusted_proxies", c.TrustedProxies),

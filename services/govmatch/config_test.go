@@ -33,6 +33,9 @@ func TestLoadConfigRejectsBadSettings(t *testing.T) {
 		{name: "cache timeout", env: map[string]string{"GOVMATCH_MATCH_CACHE_TIMEOUT": "250ms"}},
 		{name: "cache timeout zero", env: map[string]string{"GOVMATCH_MATCH_CACHE_TIMEOUT": "0s"}, wantErr: "GOVMATCH_MATCH_CACHE_TIMEOUT"},
 		{name: "cache timeout without unit", env: map[string]string{"GOVMATCH_MATCH_CACHE_TIMEOUT": "50"}, wantErr: "GOVMATCH_MATCH_CACHE_TIMEOUT"},
+		{name: "reflection neither true nor false", env: map[string]string{"GOVMATCH_GRPC_REFLECTION": "on"}, wantErr: "GOVMATCH_GRPC_REFLECTION"},
+		{name: "trusted peer not a CIDR", env: map[string]string{"GOVMATCH_GRPC_TRUSTED_PEERS": "10.0.0.1"}, wantErr: "GOVMATCH_GRPC_TRUSTED_PEERS"},
+		{name: "unsafe issuer not a bool", env: map[string]string{"GOVMATCH_UNSAFE_DEV_ISSUER": "maybe"}, wantErr: "GOVMATCH_UNSAFE_DEV_ISSUER"},
 		{name: "cache cluster with the cache off", env: map[string]string{"GOVMATCH_MATCH_CACHE_REDIS_CLUSTER": "redis://127.0.0.1:7000", "GOVMATCH_MATCH_CACHE": "off"}, wantErr: "GOVMATCH_MATCH_CACHE=off"},
 	}
 	for _, tt := range tests {

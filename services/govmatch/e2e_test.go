@@ -25,6 +25,7 @@ import (
 // a way to mint tokens its verifier accepts.
 type system struct {
 	base   string
+	grpc   string // the gRPC address
 	issuer *auth.DevIssuer
 }
 
@@ -41,6 +42,8 @@ func startMonolith(t testing.TB, dsn string, demo bool, extraEnv ...string) *sys
 		"GOVMATCH_DEMO_DATA": fmt.Sprint(demo),
 		"DATABASE_URL":       dsn,
 		"LOG_LEVEL":          "warn",
+		// On PostgreSQL the development issuer needs saying so.
+		"GOVMATCH_UNSAFE_DEV_ISSUER": "true",
 		// Tests send bursts from one address; TestRateLimit checks limits.
 		"GOVMATCH_RATE_LIMIT": "1000",
 		"GOVMATCH_RATE_BURST": "1000",
@@ -76,7 +79,7 @@ func startMonolith(t testing.TB, dsn string, demo bool, extraEnv ...string) *sys
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &system{base: "http://" + addrs.HTTP, issuer: iss}
+	return &system{base: "http://" + addrs.HTTP, grpc: addrs.GRPC, issuer: iss}
 }
 
 func (s *system) token(t testing.TB, org string, role identity.Role) string {

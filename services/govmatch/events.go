@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -22,14 +24,111 @@ import (
 // in its own database: a PostgreSQL schema or an SQLite file of that name.
 var eventSources = []string{TargetNeeds, TargetVendors}
 
-// events runs `govmatch events status`: the outbox backlog of every
-// service and how far every consumer group is behind.
+const eventsUsage = "usage: govmatch events status | deadletters | replay ID... | replay -all"
+
+// events runs `govmatch events SUBCOMMAND`: status, deadletters, replay.
 func events(ctx context.Context, cfg Config, args []string, stdout io.Writer) error {
-	if len(args) != 1 || args[0] != "status" {
-		return errors.New("usage: govmatch events status")
+	if len(args) == 0 {
+		return errors.New(eventsUsage)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	switch args[0] {
+	case "status":
+		if len(args) != 1 {
+			return errors.New(eventsUsage)
+		}
+		return eventsStatus(ctx, cfg, stdout)
+	case "deadletters":
+		if len(args) != 1 {
+			return errors.New(eventsUsage)
+		}
+		return withDeadLetters(ctx, cfg, func(dls eventbus.DeadLetters) error { return listDeadLetters(ctx, dls, stdout) })
+	case "replay":
+		ids := args[1:]
+		if len(ids) == 0 || (slices.Contains(ids, "-all") && len(ids) != 1) {
+			return errors.New(eventsUsage)
+		}
+		if ids[0] == "-all" {
+			ids = []string{""} // the empty filter: every dead letter
+		}
+		return withDeadLetters(ctx, cfg, func(dls eventbus.DeadLetters) error {
+			for _, id := range ids {
+				n, err := dls.RequestReplay(ctx, eventbus.Filter{ID: id})
+				if err != nil {
+					return err
+				}
+				if n == 0 && id != "" {
+					return fmt.Errorf("no dead letter with id %q", id)
+				}
+				what := "dead letter " + id
+				if id == "" {
+					what = fmt.Sprintf("all %d dead letters", n)
+				}
+				fmt.Fprintf(stdout, "replay requested for %s; the running consumers take it up within a second\n", what)
+			}
+			return nil
+		})
+	default:
+		return errors.New(eventsUsage)
+	}
+}
+
+// withDeadLetters opens the dead letters where the server keeps them,
+// next to a live server.
+func withDeadLetters(ctx context.Context, cfg Config, f func(eventbus.DeadLetters) error) error {
+	if cfg.RedisURL == "" {
+		if _, err := os.Stat(cfg.deadLettersPath()); err != nil {
+			return fmt.Errorf("no dead letters at %s (GOVMATCH_DATA_DIR): %w", cfg.deadLettersPath(), err)
+		}
+	}
+	var rdb *redis.Client
+	if cfg.RedisURL != "" {
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return err
+		}
+		rdb = redis.NewClient(opts)
+		defer rdb.Close()
+	}
+	dls, closeDLs, err := openDeadLetters(ctx, cfg, rdb)
+	if err != nil {
+		return err
+	}
+	defer closeDLs()
+	return f(dls)
+}
+
+// listDeadLetters prints every dead letter, oldest first.
+func listDeadLetters(ctx context.Context, dls eventbus.DeadLetters, stdout io.Writer) error {
+	list, err := dls.List(ctx, eventbus.Filter{})
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(stdout, "no dead letters")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTREAM\tGROUP\tAGGREGATE\tATTEMPTS\tFIRST FAILURE\tLAST FAILURE\tREPLAY\tLAST ERROR")
+	for _, dl := range list {
+		replay := "-"
+		if !dl.ReplayRequested.IsZero() {
+			replay = "requested"
+		}
+		msg := dl.LastError
+		if r := []rune(msg); len(r) > 80 {
+			msg = string(r[:79]) + "…"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", dl.ID, dl.Stream, dl.Group, dl.Aggregate, dl.Attempts,
+			dl.FirstFailure.Format(time.RFC3339), dl.LastFailure.Format(time.RFC3339), replay, strings.ReplaceAll(msg, "\n", " "))
+	}
+	return tw.Flush()
+}
+
+// eventsStatus prints the outbox backlog of every service and how far
+// every consumer group is behind.
+func eventsStatus(ctx context.Context, cfg Config, stdout io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SOURCE\tOUTBOX BACKLOG\tOLDEST EVENT")
 	for _, src := range eventSources {

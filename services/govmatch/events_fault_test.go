@@ -333,6 +333,8 @@ func startFaultSystem(tb testing.TB) *faultSystem {
 			"REDIS_URL":             rs.URL(),
 			"GOVMATCH_DATA_DIR":     dir,
 			"LOG_LEVEL":             "warn",
+			// The processes share the development issuer's key in dir.
+			"GOVMATCH_UNSAFE_DEV_ISSUER": "true",
 		}
 		for k, v := range extra {
 			env[k] = v

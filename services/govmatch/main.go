@@ -5,7 +5,11 @@
 //	govmatch [serve]                      run the services of GOVMATCH_TARGET
 //	govmatch token -org ORG -role ROLE    print a development token
 //	govmatch events status                outbox backlog and consumer lag
+//	govmatch events deadletters           events set aside after failing
+//	govmatch events replay ID... | -all   hand dead letters to their consumer again
 //	govmatch import vendors FILE          import vendors from JSONL or CSV
+//	govmatch backup DIR                   online backup of the SQLite databases
+//	govmatch restore DIR                  restore a backup into a new data directory
 package main
 
 import (
@@ -51,7 +55,11 @@ func run(ctx context.Context, args []string, env envconfig.Lookuper, stdout, std
 		return importCmd(ctx, args, env, os.Stdin, stdout, stderr)
 	case "events":
 		return events(ctx, cfg, args, stdout)
+	case "backup":
+		return backup(ctx, cfg, args, stdout)
+	case "restore":
+		return restore(ctx, cfg, args, stdout)
 	default:
-		return fmt.Errorf("unknown command %q (want serve, token, events or import)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, token, events, import, backup or restore)", cmd)
 	}
 }

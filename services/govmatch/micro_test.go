@@ -214,6 +214,8 @@ func TestMicroservices(t *testing.T) {
 		"REDIS_URL":             redisURL,
 		"GOVMATCH_DATA_DIR":     dir,
 		"LOG_LEVEL":             "warn",
+		// The processes share the development issuer's key in dir.
+		"GOVMATCH_UNSAFE_DEV_ISSUER": "true",
 	}
 	with := func(extra map[string]string) map[string]string {
 		env := map[string]string{}

@@ -116,12 +116,41 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready chan<- listeni
 	// starting leaves nothing running against a closed store.
 	var start []func() error
 
+	// One limiter for the gateway and the gRPC servers: their buckets are
+	// namespaced apart, and a client reaching a service directly meets the
+	// same limits as through the gateway.
+	limiter, err := newLimiter(cfg, rdb, log)
+	if err != nil {
+		return err
+	}
+	// The process's calls to its own gRPC server (the monolith's gateway
+	// and matching) carry a key that exempts them from the gRPC limits:
+	// the gateway limited them already.
+	internal, err := grpcx.NewInternalKey()
+	if err != nil {
+		return err
+	}
+	ownDial := []grpc.DialOption{internal.DialOption()}
+
 	// One gRPC server carries every service this process runs.
 	if cfg.runsAnyService() {
-		srv := grpcx.NewServer(log,
+		peers, _ := cfg.grpcTrustedPeers() // validated by loadConfig
+		limits := grpcx.Limits{
+			Limiter:         limiter,
+			TrustedPeers:    peers,
+			Internal:        internal,
+			MaxMessageBytes: int(cfg.MaxBodyBytes),
+			Log:             log,
+		}
+		// Limits before authentication, so that a flood of made-up tokens
+		// costs no signature checks.
+		srv := grpcx.NewServer(log, append(limits.ServerOptions(),
 			grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(verifier)),
 			grpc.ChainStreamInterceptor(auth.StreamServerInterceptor(verifier)),
-		)
+		)...)
+		if cfg.grpcReflection() {
+			srv.RegisterReflection()
+		}
 		serving := func(name string) {
 			srv.Health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 		}
@@ -177,6 +206,13 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready chan<- listeni
 		if cfg.runs(TargetMatching) {
 			rm := readmodel.New(score.DefaultWeights)
 			matchModel = rm
+			// An event matching keeps failing on is set aside, so that the
+			// events behind it still arrive.
+			deadLetters, closeDeadLetters, err := openDeadLetters(ctx, cfg, rdb)
+			if err != nil {
+				return err
+			}
+			defer closeDeadLetters()
 			ranker, cache, closeCache, err := newMatchRanker(cfg, rdb, rm, log)
 			if err != nil {
 				return err
@@ -185,9 +221,11 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready chan<- listeni
 			matchCache = cache
 			matchingv1.RegisterMatchingServiceServer(srv.Server, matchinggrpc.New(ranker))
 			start = append(start,
-				func() error { return rm.Run(gctx, bus, cfg.MatchingGroup) },
 				func() error {
-					return rebuildMatching(gctx, cfg, addrs.GRPC, rm, serviceTokens(cfg, devIssuer, log), log, serving)
+					return rm.Run(gctx, eventbus.WithDeadLetters(bus, deadLetters, eventbus.DeadLetterOptions{Logger: log}), cfg.MatchingGroup)
+				},
+				func() error {
+					return rebuildMatching(gctx, cfg, addrs.GRPC, ownDial, rm, serviceTokens(cfg, devIssuer, log), log, serving)
 				})
 		}
 
@@ -220,15 +258,17 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready chan<- listeni
 		needsAddr := orLoopback(cfg.NeedsAddr, addrs.GRPC)
 		vendorsAddr := orLoopback(cfg.VendorsAddr, addrs.GRPC)
 		matchingAddr := orLoopback(cfg.MatchingAddr, addrs.GRPC)
-		limiter, err := newLimiter(cfg, rdb, log)
-		if err != nil {
-			return err
-		}
 		proxies, _ := cfg.trustedProxies() // validated by loadConfig
 		gw, err := gateway.New(ctx, gateway.Config{
 			NeedsAddr:    needsAddr,
 			VendorsAddr:  vendorsAddr,
 			MatchingAddr: matchingAddr,
+			DialOptions: func(addr string) []grpc.DialOption {
+				if addr == loopback(addrs.GRPC) {
+					return ownDial
+				}
+				return nil
+			},
 			Ready: func(context.Context) error {
 				if matchModel != nil && !matchModel.Ready() {
 					return errors.New("matching index not built yet")
@@ -375,6 +415,12 @@ func newVerifier(ctx context.Context, cfg Config, log *slog.Logger) (auth.Verifi
 		}
 		return v, nil, nil
 	}
+	if !cfg.devIssuerAllowed() {
+		// PostgreSQL, Redis or a single service look like production,
+		// where a key file that mints admin tokens must not be the trust.
+		return nil, nil, errors.New("OIDC_ISSUER_URL is required outside the monolith on SQLite; " +
+			"GOVMATCH_UNSAFE_DEV_ISSUER=true uses the development issuer anyway, for tests on one machine")
+	}
 	log.Warn("using the development token issuer: anyone with access to the data directory can mint tokens; set OIDC_ISSUER_URL in production",
 		"key", cfg.devKeyPath())
 	iss, err := auth.LoadOrCreateDevIssuer(cfg.devKeyPath(), cfg.DevIssuerURL)
@@ -422,6 +468,19 @@ func newRedis(cfg Config) (*redis.Client, error) {
 // newBus is where the outbox relays publish: Redis Streams, so that
 // consumers in other processes see every service's events, or in-process
 // in the monolith.
+// openDeadLetters opens the dead letters beside the bus: in Redis with
+// the streams, else in an SQLite file of the data directory.
+func openDeadLetters(ctx context.Context, cfg Config, rdb *redis.Client) (eventbus.DeadLetters, func(), error) {
+	if rdb != nil {
+		return eventbus.NewRedisDeadLetters(rdb, cfg.RedisPrefix), func() {}, nil
+	}
+	dl, err := eventbus.OpenSQLiteDeadLetters(ctx, cfg.deadLettersPath())
+	if err != nil {
+		return nil, nil, err
+	}
+	return dl, func() { _ = dl.Close() }, nil
+}
+
 func newBus(rdb *redis.Client, prefix string, log *slog.Logger) eventbus.Bus {
 	if rdb == nil {
 		return eventbus.NewMemory(eventbus.MemoryOptions{Logger: log})
@@ -454,13 +513,13 @@ func runRelay(ctx context.Context, r *outbox.Relay) error {
 // rebuildMatching loads the registries' current state into the matching
 // index through their APIs (the event stream carries changes from then
 // on) and marks the matching service serving once that is done.
-func rebuildMatching(ctx context.Context, cfg Config, ownAddr string, rm *readmodel.Model, tokens auth.TokenSource, log *slog.Logger, serving func(string)) error {
-	nc, err := grpcx.Dial(ctx, orLoopback(cfg.NeedsAddr, ownAddr))
+func rebuildMatching(ctx context.Context, cfg Config, ownAddr string, own []grpc.DialOption, rm *readmodel.Model, tokens auth.TokenSource, log *slog.Logger, serving func(string)) error {
+	nc, err := grpcx.Dial(ctx, orLoopback(cfg.NeedsAddr, ownAddr), ownOnly(cfg.NeedsAddr, own)...)
 	if err != nil {
 		return fmt.Errorf("matching: dial needs: %w", err)
 	}
 	defer nc.Close()
-	vc, err := grpcx.Dial(ctx, orLoopback(cfg.VendorsAddr, ownAddr))
+	vc, err := grpcx.Dial(ctx, orLoopback(cfg.VendorsAddr, ownAddr), ownOnly(cfg.VendorsAddr, own)...)
 	if err != nil {
 		return fmt.Errorf("matching: dial vendors: %w", err)
 	}
@@ -495,6 +554,16 @@ func serviceTokens(cfg Config, dev *auth.DevIssuer, log *slog.Logger) auth.Token
 		log.Warn("GOVMATCH_SERVICE_TOKEN_FILE is not set: matching lists the registries anonymously, so drafts reach it through events only")
 	}
 	return nil
+}
+
+// ownOnly is own, the options of connections to this process's own gRPC
+// server, when addr is empty (this process), else none: the internal key
+// must never travel to another process.
+func ownOnly(addr string, own []grpc.DialOption) []grpc.DialOption {
+	if addr != "" {
+		return nil
+	}
+	return own
 }
 
 // orLoopback is addr, or this process's own gRPC address when addr is

@@ -50,6 +50,9 @@ type Config struct {
 	// MatchingAddr is the gRPC target of the matching service; without it
 	// the gateway serves no matching routes.
 	MatchingAddr string
+	// DialOptions, when set, returns extra options for the connection to
+	// a backend address (the monolith's key for its own gRPC server).
+	DialOptions func(addr string) []grpc.DialOption
 	// MaxBodyBytes limits request bodies; zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// MetricsHandler, when set, is served at /metrics.
@@ -185,7 +188,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 		conn, ok := byAddr[b.addr]
 		if !ok {
 			var err error
-			if conn, err = grpcx.Dial(ctx, b.addr); err != nil {
+			var opts []grpc.DialOption
+			if cfg.DialOptions != nil {
+				opts = cfg.DialOptions(b.addr)
+			}
+			if conn, err = grpcx.Dial(ctx, b.addr, opts...); err != nil {
 				return nil, errors.Join(fmt.Errorf("gateway: %s: %w", b.name, err), g.Close())
 			}
 			byAddr[b.addr] = conn

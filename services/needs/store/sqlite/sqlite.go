@@ -16,8 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -84,8 +82,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		db.SetConnMaxIdleTime(0)
 		s.write, s.read = db, db
 	} else {
-		if err := os.MkdirAll(filepath.Dir(dsn), 0o750); err != nil {
-			return nil, fmt.Errorf("create directory for SQLite database: %w", err)
+		if err := sqlstore.PrepareFile(dsn); err != nil {
+			return nil, err
 		}
 		var err error
 		if s.write, err = open(dsn + "?" + writeDSN); err != nil {
