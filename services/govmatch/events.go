@@ -172,21 +172,36 @@ func eventsStatus(ctx context.Context, cfg Config, stdout io.Writer) error {
 // the command runs next to a live server and never migrates anything.
 func backlog(ctx context.Context, cfg Config, source string) (outbox.Backlog, error) {
 	if cfg.DatabaseURL != "" {
-		pc, err := pgx.ParseConfig(cfg.DatabaseURL)
+		pc, err := pgConfig(cfg, source)
 		if err != nil {
 			return outbox.Backlog{}, err
 		}
-		pc.RuntimeParams["search_path"] = source
 		return outbox.NewPostgres(pc).Backlog(ctx)
 	}
-	path := cfg.sqlitePath(source)
-	if _, err := os.Stat(path); err != nil {
-		return outbox.Backlog{}, fmt.Errorf("no database at %s", path)
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	db, err := openReadOnly(cfg, source)
 	if err != nil {
 		return outbox.Backlog{}, err
 	}
 	defer db.Close()
 	return outbox.NewSQLite(db).Backlog(ctx)
+}
+
+// pgConfig is DATABASE_URL with the schema of source as search path.
+func pgConfig(cfg Config, source string) (*pgx.ConnConfig, error) {
+	pc, err := pgx.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	pc.RuntimeParams["search_path"] = source
+	return pc, nil
+}
+
+// openReadOnly opens the SQLite database of source read-only, beside a
+// live server, or says that there is none.
+func openReadOnly(cfg Config, source string) (*sql.DB, error) {
+	path := cfg.sqlitePath(source)
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no database at %s", path)
+	}
+	return sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
 }

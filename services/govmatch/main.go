@@ -8,6 +8,7 @@
 //	govmatch events deadletters           events set aside after failing
 //	govmatch events replay ID... | -all   hand dead letters to their consumer again
 //	govmatch import vendors FILE          import vendors from JSONL or CSV
+//	govmatch audit verify [-heads]        check every hash chain of the audit trails
 //	govmatch backup DIR                   online backup of the SQLite databases
 //	govmatch restore DIR                  restore a backup into a new data directory
 package main
@@ -55,11 +56,13 @@ func run(ctx context.Context, args []string, env envconfig.Lookuper, stdout, std
 		return importCmd(ctx, args, env, os.Stdin, stdout, stderr)
 	case "events":
 		return events(ctx, cfg, args, stdout)
+	case "audit":
+		return auditCmd(ctx, cfg, args, stdout)
 	case "backup":
 		return backup(ctx, cfg, args, stdout)
 	case "restore":
 		return restore(ctx, cfg, args, stdout)
 	default:
-		return fmt.Errorf("unknown command %q (want serve, token, events, import, backup or restore)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, token, events, import, audit, backup or restore)", cmd)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/govmatch/govmatch/pkg/audit"
 	"github.com/govmatch/govmatch/pkg/auth"
 	"github.com/govmatch/govmatch/pkg/eventbus"
 	"github.com/govmatch/govmatch/pkg/grpcx"
@@ -145,7 +146,9 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready chan<- listeni
 		// Limits before authentication, so that a flood of made-up tokens
 		// costs no signature checks.
 		srv := grpcx.NewServer(log, append(limits.ServerOptions(),
-			grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(verifier)),
+			// The audit trail records the caller, so it comes after
+			// authentication.
+			grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(verifier), audit.UnaryServerInterceptor()),
 			grpc.ChainStreamInterceptor(auth.StreamServerInterceptor(verifier)),
 		)...)
 		if cfg.grpcReflection() {
@@ -362,13 +365,13 @@ type eventSource interface {
 // embedded SQLite file; both apply their migrations.
 func openNeedsStore(ctx context.Context, cfg Config) (needsStore, error) {
 	if cfg.DatabaseURL != "" {
-		s, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.WithEvents(needevents.Recorder{}))
+		s, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.WithEvents(needevents.Recorder{}), postgres.WithAudit())
 		if err != nil {
 			return nil, fmt.Errorf("needs store (postgres): %w", err)
 		}
 		return s, nil
 	}
-	s, err := sqlite.Open(ctx, cfg.sqlitePath("needs"), sqlite.WithEvents(needevents.Recorder{}))
+	s, err := sqlite.Open(ctx, cfg.sqlitePath("needs"), sqlite.WithEvents(needevents.Recorder{}), sqlite.WithAudit())
 	if err != nil {
 		return nil, fmt.Errorf("needs store (sqlite): %w", err)
 	}
@@ -387,13 +390,13 @@ type vendorsStore interface {
 // file.
 func openVendorsStore(ctx context.Context, cfg Config) (vendorsStore, error) {
 	if cfg.DatabaseURL != "" {
-		s, err := vendorspg.Open(ctx, cfg.DatabaseURL, vendorspg.WithEvents(vendorevents.Recorder{}))
+		s, err := vendorspg.Open(ctx, cfg.DatabaseURL, vendorspg.WithEvents(vendorevents.Recorder{}), vendorspg.WithAudit())
 		if err != nil {
 			return nil, fmt.Errorf("vendors store (postgres): %w", err)
 		}
 		return s, nil
 	}
-	s, err := vendorssqlite.Open(ctx, cfg.sqlitePath("vendors"), vendorssqlite.WithEvents(vendorevents.Recorder{}))
+	s, err := vendorssqlite.Open(ctx, cfg.sqlitePath("vendors"), vendorssqlite.WithEvents(vendorevents.Recorder{}), vendorssqlite.WithAudit())
 	if err != nil {
 		return nil, fmt.Errorf("vendors store (sqlite): %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/govmatch/govmatch/pkg/audit"
 	"github.com/govmatch/govmatch/pkg/errdefs"
 	"github.com/govmatch/govmatch/pkg/identity"
 )
@@ -22,6 +23,7 @@ type memStore struct {
 	mu        sync.Mutex
 	needs     map[string]*Need
 	responses map[[2]string]*Response
+	trail     []audit.Entry // what AuditTrail returns
 }
 
 func newMemStore() *memStore {
@@ -58,6 +60,18 @@ func (m *memStore) GetResponse(_ context.Context, needID, vendor string) (*Respo
 	}
 	c := *r
 	return &c, nil
+}
+
+func (m *memStore) AuditTrail(_ context.Context, q audit.Query) ([]audit.Entry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []audit.Entry
+	for _, e := range m.trail {
+		if e.Resource == q.Resource || (q.Children && strings.HasPrefix(e.Resource, q.Resource+"/")) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }
 
 func (m *memStore) ListResponses(context.Context, ResponseQuery) ([]*Response, error) {

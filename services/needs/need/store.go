@@ -3,6 +3,8 @@ package need
 import (
 	"context"
 	"time"
+
+	"github.com/govmatch/govmatch/pkg/audit"
 )
 
 // Store keeps needs. Implementations live in ../store/{sqlite,postgres} and
@@ -37,6 +39,11 @@ type Store interface {
 	// ListResponses returns up to q.Limit responses matching q, newest first
 	// (create time, then need id, then vendor, all descending), after q.After.
 	ListResponses(ctx context.Context, q ResponseQuery) ([]*Response, error)
+
+	// AuditTrail returns the audit entries q selects (pkg/audit): every
+	// write above appends one for its resource, "needs/{id}" or
+	// "needs/{id}/responses/{vendor}", in its transaction.
+	AuditTrail(ctx context.Context, q audit.Query) ([]audit.Entry, error)
 }
 
 // ListQuery selects needs. Filters combine with AND, values of one filter

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/govmatch/govmatch/pkg/audit"
 	"github.com/govmatch/govmatch/pkg/errdefs"
 	"github.com/govmatch/govmatch/pkg/identity"
 )
@@ -100,6 +101,9 @@ func (m *memStore) Delete(_ context.Context, id string, fn func(*Vendor) error) 
 	delete(m.vendors, id)
 	return nil
 }
+
+// AuditTrail: the domain's audit rules are tested through the stores.
+func (m *memStore) AuditTrail(context.Context, audit.Query) ([]audit.Entry, error) { return nil, nil }
 
 func (m *memStore) List(context.Context, ListQuery) ([]*Vendor, error) {
 	m.mu.Lock()

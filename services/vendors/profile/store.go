@@ -3,6 +3,8 @@ package profile
 import (
 	"context"
 	"time"
+
+	"github.com/govmatch/govmatch/pkg/audit"
 )
 
 // Store keeps vendors. Implementations live in ../store/{sqlite,postgres}
@@ -30,6 +32,10 @@ type Store interface {
 	// List returns up to q.Limit vendors matching q, in q's order, after
 	// q.After.
 	List(ctx context.Context, q ListQuery) ([]*Vendor, error)
+	// AuditTrail returns the audit entries q selects (pkg/audit): every
+	// write above appends one per vendor, "vendors/{id}", in its
+	// transaction.
+	AuditTrail(ctx context.Context, q audit.Query) ([]audit.Entry, error)
 }
 
 // ListQuery selects vendors. Filters combine with AND, values of one filter

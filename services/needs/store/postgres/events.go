@@ -2,13 +2,12 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/pressly/goose/v3"
 
 	"github.com/govmatch/govmatch/pkg/outbox"
+	"github.com/govmatch/govmatch/pkg/sqlstore"
 	"github.com/govmatch/govmatch/services/needs/need"
 )
 
@@ -35,15 +34,7 @@ type Option func(*Store)
 func WithEvents(rec Recorder) Option { return func(s *Store) { s.events = rec } }
 
 // outboxMigration adds the outbox table (pkg/outbox) as migration 3.
-var outboxMigration = goose.NewGoMigration(3,
-	&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, outbox.PostgresDDL)
-		return err
-	}},
-	&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, outbox.DropDDL)
-		return err
-	}})
+var outboxMigration = sqlstore.DDLMigration(3, outbox.PostgresDDL, outbox.DropDDL)
 
 // Outbox returns the outbox of the store's schema, for the outbox.Relay
 // that publishes the events of WithEvents. Its connections have the

@@ -35,6 +35,7 @@ type Store struct {
 	pool *pgxpool.Pool
 
 	events   Recorder // nil: emit no events
+	audit    bool     // WithAudit
 	onCommit atomic.Pointer[func()]
 }
 
@@ -115,7 +116,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
 		goose.WithSessionLocker(locker),
 		goose.WithDisableGlobalRegistry(true),
-		goose.WithGoMigrations(outboxMigration))
+		goose.WithGoMigrations(outboxMigration, auditMigration))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -309,6 +310,9 @@ func (s *Store) Create(ctx context.Context, n *need.Need) error {
 			return err
 		}
 		var err error
+		if err := s.record(ctx, tx, "needs/"+n.ID, nil, columns.Stored(n)); err != nil {
+			return err
+		}
 		emitted, err = s.emit(ctx, tx, n.ID, func(v int64) ([]outbox.Record, error) {
 			return s.events.ForNeed(ctx, v, nil, columns.Stored(n))
 		})
@@ -371,6 +375,9 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*need.Need) error
 			return err
 		}
 		updated = columns.Stored(n)
+		if err := s.record(ctx, tx, "needs/"+id, before, updated); err != nil {
+			return err
+		}
 		emitted, err = s.emit(ctx, tx, id, func(v int64) ([]outbox.Record, error) {
 			return s.events.ForNeed(ctx, v, before, updated)
 		})
@@ -397,6 +404,9 @@ func (s *Store) Delete(ctx context.Context, id string, fn func(*need.Need) error
 			return sqlstore.FnError(err)
 		}
 		if _, err = tx.Exec(ctx, `DELETE FROM needs WHERE id = $1`, id); err != nil {
+			return err
+		}
+		if err := s.record(ctx, tx, "needs/"+id, before, nil); err != nil {
 			return err
 		}
 		emitted, err = s.emit(ctx, tx, id, func(v int64) ([]outbox.Record, error) {

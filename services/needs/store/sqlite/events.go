@@ -5,9 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 
-	"github.com/pressly/goose/v3"
-
 	"github.com/govmatch/govmatch/pkg/outbox"
+	"github.com/govmatch/govmatch/pkg/sqlstore"
 	"github.com/govmatch/govmatch/services/needs/need"
 )
 
@@ -34,15 +33,7 @@ type Option func(*Store)
 func WithEvents(rec Recorder) Option { return func(s *Store) { s.events = rec } }
 
 // outboxMigration adds the outbox table (pkg/outbox) as migration 3.
-var outboxMigration = goose.NewGoMigration(3,
-	&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, outbox.SQLiteDDL)
-		return err
-	}},
-	&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, outbox.DropDDL)
-		return err
-	}})
+var outboxMigration = sqlstore.DDLMigration(3, outbox.SQLiteDDL, outbox.DropDDL)
 
 // Outbox returns the database's outbox, for the outbox.Relay that
 // publishes the events of WithEvents.

@@ -66,6 +66,9 @@ func (s *Store) UpdateResponse(ctx context.Context, needID, vendor string, fn fu
 			return err
 		}
 		stored = r
+		if err := s.record(ctx, tx, "needs/"+needID+"/responses/"+vendor, before, r); err != nil {
+			return err
+		}
 		emitted, err = s.emit(ctx, tx, needID, func(v int64) ([]outbox.Record, error) {
 			return s.events.ForResponse(ctx, v, n, before, r)
 		})

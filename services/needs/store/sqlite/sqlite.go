@@ -41,6 +41,7 @@ type Store struct {
 	read  *sql.DB // read-only connections; the same as write in memory
 
 	events   Recorder // nil: emit no events
+	audit    bool     // WithAudit
 	onCommit atomic.Pointer[func()]
 }
 
@@ -123,7 +124,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	// one process (the single write connection serialises within it).
 	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
 		goose.WithDisableGlobalRegistry(true),
-		goose.WithGoMigrations(outboxMigration))
+		goose.WithGoMigrations(outboxMigration, auditMigration))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -349,6 +350,9 @@ func (s *Store) Create(ctx context.Context, n *need.Need) error {
 			return err
 		}
 		var err error
+		if err := s.record(ctx, tx, "needs/"+n.ID, nil, columns.Stored(n)); err != nil {
+			return err
+		}
 		emitted, err = s.emit(ctx, tx, n.ID, func(v int64) ([]outbox.Record, error) {
 			return s.events.ForNeed(ctx, v, nil, columns.Stored(n))
 		})
@@ -405,6 +409,9 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*need.Need) error
 			return err
 		}
 		updated = columns.Stored(n)
+		if err := s.record(ctx, tx, "needs/"+id, before, updated); err != nil {
+			return err
+		}
 		emitted, err = s.emit(ctx, tx, id, func(v int64) ([]outbox.Record, error) {
 			return s.events.ForNeed(ctx, v, before, updated)
 		})
@@ -431,6 +438,9 @@ func (s *Store) Delete(ctx context.Context, id string, fn func(*need.Need) error
 			return sqlstore.FnError(err)
 		}
 		if _, err = tx.ExecContext(ctx, `DELETE FROM needs WHERE id = ?`, id); err != nil {
+			return err
+		}
+		if err := s.record(ctx, tx, "needs/"+id, before, nil); err != nil {
 			return err
 		}
 		emitted, err = s.emit(ctx, tx, id, func(v int64) ([]outbox.Record, error) {

@@ -28,7 +28,8 @@ import (
 )
 
 // Run runs the contract suite. newStore must return a new, empty store for
-// each call and close it when t ends; it is called from parallel tests.
+// each call, opened with its WithAudit option, and close it when t ends; it
+// is called from parallel tests.
 func Run(t *testing.T, newStore func(t *testing.T) need.Store) {
 	t.Run("CreateGet", func(t *testing.T) { t.Parallel(); testCreateGet(t, newStore) })
 	t.Run("Errors", func(t *testing.T) { t.Parallel(); testErrors(t, newStore) })
@@ -39,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) need.Store) {
 	t.Run("List", func(t *testing.T) { t.Parallel(); testList(t, newStore) })
 	t.Run("Pagination", func(t *testing.T) { t.Parallel(); testPagination(t, newStore) })
 	t.Run("Responses", func(t *testing.T) { t.Parallel(); testResponses(t, newStore) })
+	t.Run("Audit", func(t *testing.T) { t.Parallel(); testAudit(t, newStore) })
 }
 
 // t0 is a Monday morning in Frankfurt; fixtures count from it.

@@ -5,7 +5,6 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -37,6 +36,7 @@ type Store struct {
 	pool *pgxpool.Pool
 
 	events   Events // nil: writes emit no events
+	audit    bool   // WithAudit
 	onCommit atomic.Pointer[func()]
 }
 
@@ -130,7 +130,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		goose.WithSessionLocker(locker),
 		goose.WithDisableGlobalRegistry(true),
 		goose.WithTableName("goose_db_version_vendors"),
-		goose.WithGoMigrations(outboxMigration()))
+		goose.WithGoMigrations(outboxMigration, auditMigration))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -141,17 +141,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 }
 
 // outboxMigration adds the outbox table (pkg/outbox) as migration 2.
-func outboxMigration() *goose.Migration {
-	return goose.NewGoMigration(2,
-		&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, outbox.PostgresDDL)
-			return err
-		}},
-		&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, outbox.DropDDL)
-			return err
-		}})
-}
+var outboxMigration = sqlstore.DDLMigration(2, outbox.PostgresDDL, outbox.DropDDL)
 
 // Outbox returns the outbox of the registry's schema, for the relay, which
 // connects with the pool's configuration (search_path included) outside
@@ -174,7 +164,10 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx, *changes.List) error) 
 		}
 		var err error
 		n, err = s.insertEvents(ctx, tx, &ch)
-		return err
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, &ch)
 	})
 	if err != nil {
 		return err

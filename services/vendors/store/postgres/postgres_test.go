@@ -31,7 +31,7 @@ var schema = testdb.WithTemplate("vendors", func(ctx context.Context, dsn string
 func TestStore(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) profile.Store {
-		s, err := postgres.Open(context.Background(), testdb.Postgres(t, schema))
+		s, err := postgres.Open(context.Background(), testdb.Postgres(t, schema), postgres.WithAudit())
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}

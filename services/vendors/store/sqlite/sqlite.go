@@ -42,6 +42,7 @@ type Store struct {
 	read  *sql.DB // read-only connections; the same as write in memory
 
 	events   Events // nil: writes emit no events
+	audit    bool   // WithAudit
 	onCommit atomic.Pointer[func()]
 }
 
@@ -134,7 +135,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true),
-		goose.WithGoMigrations(outboxMigration()))
+		goose.WithGoMigrations(outboxMigration, auditMigration))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -145,17 +146,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 }
 
 // outboxMigration adds the outbox table (pkg/outbox) as migration 2.
-func outboxMigration() *goose.Migration {
-	return goose.NewGoMigration(2,
-		&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, outbox.SQLiteDDL)
-			return err
-		}},
-		&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, outbox.DropDDL)
-			return err
-		}})
-}
+var outboxMigration = sqlstore.DDLMigration(2, outbox.SQLiteDDL, outbox.DropDDL)
 
 // Outbox returns the outbox of the database, for the relay.
 func (s *Store) Outbox() outbox.Store { return outbox.NewSQLite(s.write) }
@@ -356,6 +347,10 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx, *changes.List) error)
 	}
 	n, err := s.insertEvents(ctx, tx, &ch)
 	if err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := s.record(ctx, tx, &ch); err != nil {
 		_ = tx.Rollback()
 		return err
 	}

@@ -24,7 +24,7 @@ func TestStore(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			storetest.Run(t, func(t *testing.T) profile.Store {
-				s, err := sqlite.Open(context.Background(), tt.dsn(t))
+				s, err := sqlite.Open(context.Background(), tt.dsn(t), sqlite.WithAudit())
 				if err != nil {
 					t.Fatalf("Open: %v", err)
 				}

@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) profile.Store) {
 	t.Run("ConcurrentUpdates", func(t *testing.T) { t.Parallel(); testConcurrentUpdates(t, newStore) })
 	t.Run("List", func(t *testing.T) { t.Parallel(); testList(t, newStore) })
 	t.Run("Pagination", func(t *testing.T) { t.Parallel(); testPagination(t, newStore) })
+	t.Run("Audit", func(t *testing.T) { t.Parallel(); testAudit(t, newStore) })
 }
 
 // t0 is a Monday morning in Hamburg; fixtures count from it.

@@ -5,10 +5,12 @@
 package changes
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 
+	"github.com/govmatch/govmatch/pkg/audit"
 	"github.com/govmatch/govmatch/pkg/outbox"
 	"github.com/govmatch/govmatch/services/vendors/profile"
 )
@@ -34,6 +36,25 @@ type List struct {
 // deleted one.
 func (l *List) Add(before, after *profile.Vendor) {
 	l.writes = append(l.writes, [2]*profile.Vendor{before, after})
+}
+
+// Audit appends the audit entry of every write, "vendors/{id}", with
+// insert, in order; skip names the fields not to record.
+func (l *List) Audit(ctx context.Context, skip []string, insert func(*audit.Entry) error) error {
+	for _, w := range l.writes {
+		id := cmp.Or(w[1], w[0]).ID
+		e, ok, err := audit.New(ctx, "vendors/"+id, w[0], w[1], skip...)
+		if err != nil {
+			return fmt.Errorf("audit vendor %s: %w", id, err)
+		}
+		if !ok {
+			continue
+		}
+		if err := insert(&e); err != nil {
+			return fmt.Errorf("audit vendor %s: %w", id, err)
+		}
+	}
+	return nil
 }
 
 // Records returns the events of the writes, in order; none when ev is nil.

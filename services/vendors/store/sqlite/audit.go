@@ -1,0 +1,40 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/govmatch/govmatch/pkg/audit"
+	"github.com/govmatch/govmatch/pkg/sqlstore"
+	"github.com/govmatch/govmatch/services/vendors/store/internal/changes"
+)
+
+// WithAudit makes every write append its entry to the audit trail
+// (pkg/audit) in the write's transaction: a change and its record commit
+// together or not at all.
+func WithAudit() Option { return func(s *Store) { s.audit = true } }
+
+// auditMigration adds the audit table (pkg/audit) as migration 4.
+var auditMigration = sqlstore.DDLMigration(4, audit.SQLiteDDL, audit.DropDDL)
+
+// auditSkip are bookkeeping fields that change with every write.
+var auditSkip = []string{"revision", "update_time"}
+
+// record appends the entries of the writes in ch, under the locks the
+// transaction holds.
+func (s *Store) record(ctx context.Context, tx *sql.Tx, ch *changes.List) error {
+	if !s.audit {
+		return nil
+	}
+	return ch.Audit(ctx, auditSkip, func(e *audit.Entry) error { return audit.InsertSQLite(ctx, tx, e) })
+}
+
+// AuditTrail implements profile.Store.
+func (s *Store) AuditTrail(ctx context.Context, q audit.Query) ([]audit.Entry, error) {
+	return audit.ListSQLite(ctx, s.read, q)
+}
+
+// VerifyAudit checks every chain of the audit trail.
+func (s *Store) VerifyAudit(ctx context.Context) (audit.Report, error) {
+	return audit.VerifySQLite(ctx, s.read)
+}
