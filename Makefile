@@ -27,7 +27,7 @@ STATICCHECK_VERSION         := v0.8.2
 MODULES := pkg proto services/needs services/vendors services/matching services/gateway services/govmatch
 # The googleapis protos we import, copied from npm's google-proto-files.
 GOOGLEAPIS := google/api/annotations.proto google/api/http.proto google/api/field_behavior.proto \
-              google/api/resource.proto google/type/date.proto
+              google/api/resource.proto google/api/httpbody.proto google/type/date.proto
 
 BREAKING_AGAINST ?= main
 TEST_FLAGS ?= -race -shuffle=on -count=1 -timeout=20m

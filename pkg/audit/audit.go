@@ -79,6 +79,18 @@ type Change struct {
 	Field  string          `json:"field"`
 	Before json.RawMessage `json:"before,omitempty"`
 	After  json.RawMessage `json:"after,omitempty"`
+	// Redacted is set by a reader that may not see the values, which it
+	// then removed; never stored.
+	Redacted bool `json:"-"`
+}
+
+// Redact removes the values of every change, keeping the fields' names:
+// that something changed is part of the record, what only for those who
+// may read the resource.
+func (e *Entry) Redact() {
+	for i := range e.Changes {
+		e.Changes[i] = Change{Field: e.Changes[i].Field, Redacted: true}
+	}
 }
 
 // New returns the entry for a change of resource from before to after

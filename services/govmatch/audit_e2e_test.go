@@ -1,12 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/sethvargo/go-envconfig"
@@ -84,4 +91,93 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNeedAuditTrailREST: the trail through the gateway, as each caller may
+// see it, and its export as the basis of the Vergabevermerk.
+func TestNeedAuditTrailREST(t *testing.T) {
+	t.Parallel()
+	sys := startMonolith(t, "", false)
+	buyer := sys.token(t, "stadt-giessen", identity.RoleBuyer)
+	terminfix := sys.token(t, "terminfix", identity.RoleVendor)
+	other := sys.token(t, "andere-firma", identity.RoleVendor)
+	name := sys.call(t, http.MethodPost, "/v1/needs", buyer, needBody).expect(t, "create", http.StatusOK).body["name"].(string)
+	sys.call(t, http.MethodPatch, "/v1/"+name+"?updateMask=title", buyer, map[string]any{"title": "Termine online"}).expect(t, "update", http.StatusOK)
+	sys.call(t, http.MethodPost, "/v1/"+name+":publish", buyer, map[string]any{"responseDeadline": time.Now().Add(30 * 24 * time.Hour).Format(time.RFC3339)}).expect(t, "publish", http.StatusOK)
+	sys.call(t, http.MethodPost, "/v1/vendors", terminfix, vendorBody("Terminfix")).expect(t, "vendor", http.StatusOK)
+	sys.call(t, http.MethodPost, "/v1/"+name+"/responses", terminfix, responseBody).expect(t, "respond", http.StatusOK)
+
+	type change struct {
+		Field         string
+		Before, After any
+		Redacted      bool
+	}
+	type entry struct {
+		Resource  string
+		Sequence  string
+		Actor     struct{ Subject, Organization string }
+		Method    string
+		RequestID string `json:"requestId"`
+		Changes   []change
+	}
+	trail := func(token string) []entry {
+		t.Helper()
+		r := sys.call(t, http.MethodGet, "/v1/"+name+"/auditEntries", token, nil).expect(t, "audit entries", http.StatusOK)
+		var got struct{ AuditEntries []entry }
+		if err := json.Unmarshal(r.raw, &got); err != nil {
+			t.Fatal(err)
+		}
+		return got.AuditEntries
+	}
+	es := trail(buyer)
+	var methods []string
+	for _, e := range es {
+		methods = append(methods, e.Resource[len(name):]+" "+e.Method[strings.LastIndex(e.Method, "/")+1:]+" "+e.Sequence)
+		if e.RequestID == "" {
+			t.Errorf("%s #%s: no request id", e.Resource, e.Sequence)
+		}
+	}
+	want := []string{" CreateNeed 1", " UpdateNeed 2", " PublishNeed 3", "/responses/terminfix CreateResponse 1"}
+	if diff := cmp.Diff(want, methods); diff != "" {
+		t.Fatalf("the buyer's trail (-want +got):\n%s", diff)
+	}
+	if e := es[1]; e.Actor.Subject != "buyer@stadt-giessen" || e.Actor.Organization != "stadt-giessen" ||
+		!slices.Contains(e.Changes, change{Field: "title", Before: needBody["title"], After: "Termine online"}) {
+		t.Errorf("the update's entry = %+v", e)
+	}
+	if e := es[3]; len(e.Changes) == 0 || e.Changes[0].Redacted {
+		t.Errorf("the buyer's view of the response = %+v, want its values", e)
+	}
+	// Another vendor sees what happened, not who nor another's prices.
+	for _, e := range trail(other) {
+		if e.Actor.Subject != "" {
+			t.Errorf("another vendor sees the subject of %s #%s", e.Resource, e.Sequence)
+		}
+		if strings.Contains(e.Resource, "/responses/") && (len(e.Changes) == 0 || !e.Changes[0].Redacted || e.Changes[0].After != nil) {
+			t.Errorf("another vendor sees the response's values: %+v", e.Changes)
+		}
+	}
+	sys.call(t, http.MethodGet, "/v1/"+name+"/auditEntries", "", nil).expect(t, "anonymous", http.StatusUnauthorized)
+	sys.call(t, http.MethodGet, "/v1/needs/-/auditEntries", buyer, nil).expect(t, "every need, not admin", http.StatusForbidden)
+	if r := sys.call(t, http.MethodGet, "/v1/"+name+"/auditEntries?pageSize=5000", buyer, nil); r.status != http.StatusBadRequest || !slices.Contains(r.violations(), "page_size") {
+		t.Errorf("page size 5000: %d %s", r.status, r.raw)
+	}
+
+	csvOut := sys.call(t, http.MethodGet, "/v1/"+name+"/auditEntries:export?format=csv", buyer, nil).expect(t, "export csv", http.StatusOK)
+	if ct := csvOut.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
+		t.Errorf("CSV export's content type %q", ct)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(csvOut.raw)).ReadAll()
+	if err != nil || len(rows) < 5 || rows[0][0] != "time" || rows[0][9] != "field" {
+		t.Errorf("CSV export: %v, %d rows, header %v", err, len(rows), rows[:min(1, len(rows))])
+	}
+	jsonOut := sys.call(t, http.MethodGet, "/v1/"+name+"/auditEntries:export", buyer, nil).expect(t, "export json", http.StatusOK)
+	var exported struct{ AuditEntries []entry }
+	if err := json.Unmarshal(jsonOut.raw, &exported); err != nil || len(exported.AuditEntries) != len(es) {
+		t.Errorf("JSON export: %v, %d entries, want %d", err, len(exported.AuditEntries), len(es))
+	}
+	if r := sys.call(t, http.MethodGet, "/v1/"+name+"/auditEntries:export?format=pdf", buyer, nil); r.status != http.StatusBadRequest || !slices.Contains(r.violations(), "format") {
+		t.Errorf("export as pdf: %d %s", r.status, r.raw)
+	}
+	t.Logf("CSV export, %d rows:\n%s", len(rows), csvOut.raw[:min(600, len(csvOut.raw))])
 }

@@ -23,6 +23,16 @@ const (
 	ResponseWithdrawn
 )
 
+var responseStateNames = [...]string{"UNSPECIFIED", "SUBMITTED", "WITHDRAWN"}
+
+// String is the state's name in the API (and the audit trail).
+func (s ResponseState) String() string {
+	if s < 0 || int(s) >= len(responseStateNames) {
+		return "ResponseState(" + strconv.Itoa(int(s)) + ")"
+	}
+	return responseStateNames[s]
+}
+
 // Response is a vendor's market-exploration answer to a published need:
 // non-binding, one per vendor and need, editable until the deadline.
 type Response struct {

@@ -67,7 +67,13 @@ func (m *memStore) AuditTrail(_ context.Context, q audit.Query) ([]audit.Entry, 
 	defer m.mu.Unlock()
 	var out []audit.Entry
 	for _, e := range m.trail {
-		if e.Resource == q.Resource || (q.Children && strings.HasPrefix(e.Resource, q.Resource+"/")) {
+		if e.Resource != q.Resource && (!q.Children || !strings.HasPrefix(e.Resource, q.Resource+"/")) {
+			continue
+		}
+		if a := q.After; a != nil && (e.Time.Before(a.Time) || e.Time.Equal(a.Time) && (e.Resource < a.Resource || e.Resource == a.Resource && e.Seq <= a.Seq)) {
+			continue
+		}
+		if len(out) < q.Limit {
 			out = append(out, e)
 		}
 	}

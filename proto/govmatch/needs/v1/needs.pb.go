@@ -7,7 +7,9 @@
 package needsv1
 
 import (
+	v1 "github.com/govmatch/govmatch/proto/govmatch/audit/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	date "google.golang.org/genproto/googleapis/type/date"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -1668,6 +1670,180 @@ func (x *GetResponseRequest) GetName() string {
 	return ""
 }
 
+// Request of NeedsService.ListNeedAuditEntries.
+type ListNeedAuditEntriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The need, "needs/{need}", or "needs/-" for every need (admins).
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// At most this many entries, 1 to 1000; 0 means 20.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token of the page to read, from a previous call's next_page_token.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNeedAuditEntriesRequest) Reset() {
+	*x = ListNeedAuditEntriesRequest{}
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNeedAuditEntriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNeedAuditEntriesRequest) ProtoMessage() {}
+
+func (x *ListNeedAuditEntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNeedAuditEntriesRequest.ProtoReflect.Descriptor instead.
+func (*ListNeedAuditEntriesRequest) Descriptor() ([]byte, []int) {
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListNeedAuditEntriesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListNeedAuditEntriesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListNeedAuditEntriesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Response of NeedsService.ListNeedAuditEntries.
+type ListNeedAuditEntriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entries of this page, oldest first (by time, resource, sequence).
+	AuditEntries []*v1.AuditEntry `protobuf:"bytes,1,rep,name=audit_entries,json=auditEntries,proto3" json:"audit_entries,omitempty"`
+	// Token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNeedAuditEntriesResponse) Reset() {
+	*x = ListNeedAuditEntriesResponse{}
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNeedAuditEntriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNeedAuditEntriesResponse) ProtoMessage() {}
+
+func (x *ListNeedAuditEntriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNeedAuditEntriesResponse.ProtoReflect.Descriptor instead.
+func (*ListNeedAuditEntriesResponse) Descriptor() ([]byte, []int) {
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ListNeedAuditEntriesResponse) GetAuditEntries() []*v1.AuditEntry {
+	if x != nil {
+		return x.AuditEntries
+	}
+	return nil
+}
+
+func (x *ListNeedAuditEntriesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Request of NeedsService.ExportNeedAuditEntries.
+type ExportNeedAuditEntriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The need, "needs/{need}".
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// "json" (the default) or "csv" (one row per changed field).
+	Format        string `protobuf:"bytes,2,opt,name=format,proto3" json:"format,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportNeedAuditEntriesRequest) Reset() {
+	*x = ExportNeedAuditEntriesRequest{}
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportNeedAuditEntriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportNeedAuditEntriesRequest) ProtoMessage() {}
+
+func (x *ExportNeedAuditEntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportNeedAuditEntriesRequest.ProtoReflect.Descriptor instead.
+func (*ExportNeedAuditEntriesRequest) Descriptor() ([]byte, []int) {
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ExportNeedAuditEntriesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ExportNeedAuditEntriesRequest) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
 // Request of NeedsService.ListResponses.
 type ListResponsesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1684,7 +1860,7 @@ type ListResponsesRequest struct {
 
 func (x *ListResponsesRequest) Reset() {
 	*x = ListResponsesRequest{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[20]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1696,7 +1872,7 @@ func (x *ListResponsesRequest) String() string {
 func (*ListResponsesRequest) ProtoMessage() {}
 
 func (x *ListResponsesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[20]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1709,7 +1885,7 @@ func (x *ListResponsesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponsesRequest.ProtoReflect.Descriptor instead.
 func (*ListResponsesRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{20}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListResponsesRequest) GetParent() string {
@@ -1746,7 +1922,7 @@ type ListResponsesResponse struct {
 
 func (x *ListResponsesResponse) Reset() {
 	*x = ListResponsesResponse{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[21]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1758,7 +1934,7 @@ func (x *ListResponsesResponse) String() string {
 func (*ListResponsesResponse) ProtoMessage() {}
 
 func (x *ListResponsesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[21]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1771,7 +1947,7 @@ func (x *ListResponsesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponsesResponse.ProtoReflect.Descriptor instead.
 func (*ListResponsesResponse) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{21}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListResponsesResponse) GetResponses() []*Response {
@@ -1801,7 +1977,7 @@ type UpdateResponseRequest struct {
 
 func (x *UpdateResponseRequest) Reset() {
 	*x = UpdateResponseRequest{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[22]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1813,7 +1989,7 @@ func (x *UpdateResponseRequest) String() string {
 func (*UpdateResponseRequest) ProtoMessage() {}
 
 func (x *UpdateResponseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[22]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1826,7 +2002,7 @@ func (x *UpdateResponseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResponseRequest.ProtoReflect.Descriptor instead.
 func (*UpdateResponseRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{22}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *UpdateResponseRequest) GetResponse() *Response {
@@ -1856,7 +2032,7 @@ type WithdrawResponseRequest struct {
 
 func (x *WithdrawResponseRequest) Reset() {
 	*x = WithdrawResponseRequest{}
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[23]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1868,7 +2044,7 @@ func (x *WithdrawResponseRequest) String() string {
 func (*WithdrawResponseRequest) ProtoMessage() {}
 
 func (x *WithdrawResponseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[23]
+	mi := &file_govmatch_needs_v1_needs_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1881,7 +2057,7 @@ func (x *WithdrawResponseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawResponseRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawResponseRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{23}
+	return file_govmatch_needs_v1_needs_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *WithdrawResponseRequest) GetName() string {
@@ -1902,7 +2078,7 @@ var File_govmatch_needs_v1_needs_proto protoreflect.FileDescriptor
 
 const file_govmatch_needs_v1_needs_proto_rawDesc = "" +
 	"\n" +
-	"\x1dgovmatch/needs/v1/needs.proto\x12\x11govmatch.needs.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\"\xa9\x04\n" +
+	"\x1dgovmatch/needs/v1/needs.proto\x12\x11govmatch.needs.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x1dgovmatch/audit/v1/audit.proto\"\xa9\x04\n" +
 	"\bResponse\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1b\n" +
 	"\x06vendor\x18\x02 \x01(\tB\x03\xe0A\x03R\x06vendor\x12\x1d\n" +
@@ -2040,7 +2216,20 @@ const file_govmatch_needs_v1_needs_proto_rawDesc = "" +
 	"\bresponse\x18\x02 \x01(\v2\x1b.govmatch.needs.v1.ResponseB\x03\xe0A\x02R\bresponse\"F\n" +
 	"\x12GetResponseRequest\x120\n" +
 	"\x04name\x18\x01 \x01(\tB\x1c\xe0A\x02\xfaA\x16\n" +
-	"\x14govmatch.eu/ResponseR\x04name\"\x84\x01\n" +
+	"\x14govmatch.eu/ResponseR\x04name\"\x8b\x01\n" +
+	"\x1bListNeedAuditEntriesRequest\x120\n" +
+	"\x06parent\x18\x01 \x01(\tB\x18\xe0A\x02\xfaA\x12\n" +
+	"\x10govmatch.eu/NeedR\x06parent\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x8a\x01\n" +
+	"\x1cListNeedAuditEntriesResponse\x12B\n" +
+	"\raudit_entries\x18\x01 \x03(\v2\x1d.govmatch.audit.v1.AuditEntryR\fauditEntries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"i\n" +
+	"\x1dExportNeedAuditEntriesRequest\x120\n" +
+	"\x06parent\x18\x01 \x01(\tB\x18\xe0A\x02\xfaA\x12\n" +
+	"\x10govmatch.eu/NeedR\x06parent\x12\x16\n" +
+	"\x06format\x18\x02 \x01(\tR\x06format\"\x84\x01\n" +
 	"\x14ListResponsesRequest\x120\n" +
 	"\x06parent\x18\x01 \x01(\tB\x18\xe0A\x02\xfaA\x12\n" +
 	"\x10govmatch.eu/NeedR\x06parent\x12\x1b\n" +
@@ -2057,7 +2246,7 @@ const file_govmatch_needs_v1_needs_proto_rawDesc = "" +
 	"\x17WithdrawResponseRequest\x120\n" +
 	"\x04name\x18\x01 \x01(\tB\x1c\xe0A\x02\xfaA\x16\n" +
 	"\x14govmatch.eu/ResponseR\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag2\x96\x0f\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag2\xd0\x11\n" +
 	"\fNeedsService\x12a\n" +
 	"\aGetNeed\x12!.govmatch.needs.v1.GetNeedRequest\x1a\x17.govmatch.needs.v1.Need\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=needs/*}\x12i\n" +
 	"\tListNeeds\x12#.govmatch.needs.v1.ListNeedsRequest\x1a$.govmatch.needs.v1.ListNeedsResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/needs\x12d\n" +
@@ -2074,7 +2263,9 @@ const file_govmatch_needs_v1_needs_proto_rawDesc = "" +
 	"\bJoinNeed\x12\".govmatch.needs.v1.JoinNeedRequest\x1a\x17.govmatch.needs.v1.Need\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/{name=needs/*}:join\x12n\n" +
 	"\tLeaveNeed\x12#.govmatch.needs.v1.LeaveNeedRequest\x1a\x17.govmatch.needs.v1.Need\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/{name=needs/*}:leave\x12\x89\x01\n" +
 	"\x0eCreateResponse\x12(.govmatch.needs.v1.CreateResponseRequest\x1a\x1b.govmatch.needs.v1.Response\"0\x82\xd3\xe4\x93\x02*:\bresponse\"\x1e/v1/{parent=needs/*}/responses\x12y\n" +
-	"\vGetResponse\x12%.govmatch.needs.v1.GetResponseRequest\x1a\x1b.govmatch.needs.v1.Response\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{name=needs/*/responses/*}\x12\x8a\x01\n" +
+	"\vGetResponse\x12%.govmatch.needs.v1.GetResponseRequest\x1a\x1b.govmatch.needs.v1.Response\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{name=needs/*/responses/*}\x12\xa2\x01\n" +
+	"\x14ListNeedAuditEntries\x12..govmatch.needs.v1.ListNeedAuditEntriesRequest\x1a/.govmatch.needs.v1.ListNeedAuditEntriesResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/{parent=needs/*}/auditEntries\x12\x92\x01\n" +
+	"\x16ExportNeedAuditEntries\x120.govmatch.needs.v1.ExportNeedAuditEntriesRequest\x1a\x14.google.api.HttpBody\"0\x82\xd3\xe4\x93\x02*\x12(/v1/{parent=needs/*}/auditEntries:export\x12\x8a\x01\n" +
 	"\rListResponses\x12'.govmatch.needs.v1.ListResponsesRequest\x1a(.govmatch.needs.v1.ListResponsesResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{parent=needs/*}/responses\x12\x92\x01\n" +
 	"\x0eUpdateResponse\x12(.govmatch.needs.v1.UpdateResponseRequest\x1a\x1b.govmatch.needs.v1.Response\"9\x82\xd3\xe4\x93\x023:\bresponse2'/v1/{response.name=needs/*/responses/*}\x12\x8f\x01\n" +
 	"\x10WithdrawResponse\x12*.govmatch.needs.v1.WithdrawResponseRequest\x1a\x1b.govmatch.needs.v1.Response\"2\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/{name=needs/*/responses/*}:withdrawB>Z<github.com/govmatch/govmatch/proto/govmatch/needs/v1;needsv1b\x06proto3"
@@ -2092,106 +2283,116 @@ func file_govmatch_needs_v1_needs_proto_rawDescGZIP() []byte {
 }
 
 var file_govmatch_needs_v1_needs_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_govmatch_needs_v1_needs_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_govmatch_needs_v1_needs_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_govmatch_needs_v1_needs_proto_goTypes = []any{
-	(Response_State)(0),             // 0: govmatch.needs.v1.Response.State
-	(Need_State)(0),                 // 1: govmatch.needs.v1.Need.State
-	(Requirement_Kind)(0),           // 2: govmatch.needs.v1.Requirement.Kind
-	(*Response)(nil),                // 3: govmatch.needs.v1.Response
-	(*Need)(nil),                    // 4: govmatch.needs.v1.Need
-	(*Requirement)(nil),             // 5: govmatch.needs.v1.Requirement
-	(*BudgetRange)(nil),             // 6: govmatch.needs.v1.BudgetRange
-	(*Timeline)(nil),                // 7: govmatch.needs.v1.Timeline
-	(*Award)(nil),                   // 8: govmatch.needs.v1.Award
-	(*GetNeedRequest)(nil),          // 9: govmatch.needs.v1.GetNeedRequest
-	(*ListNeedsRequest)(nil),        // 10: govmatch.needs.v1.ListNeedsRequest
-	(*ListNeedsResponse)(nil),       // 11: govmatch.needs.v1.ListNeedsResponse
-	(*CreateNeedRequest)(nil),       // 12: govmatch.needs.v1.CreateNeedRequest
-	(*UpdateNeedRequest)(nil),       // 13: govmatch.needs.v1.UpdateNeedRequest
-	(*DeleteNeedRequest)(nil),       // 14: govmatch.needs.v1.DeleteNeedRequest
-	(*PublishNeedRequest)(nil),      // 15: govmatch.needs.v1.PublishNeedRequest
-	(*StartProcurementRequest)(nil), // 16: govmatch.needs.v1.StartProcurementRequest
-	(*AwardNeedRequest)(nil),        // 17: govmatch.needs.v1.AwardNeedRequest
-	(*CloseNeedRequest)(nil),        // 18: govmatch.needs.v1.CloseNeedRequest
-	(*JoinNeedRequest)(nil),         // 19: govmatch.needs.v1.JoinNeedRequest
-	(*LeaveNeedRequest)(nil),        // 20: govmatch.needs.v1.LeaveNeedRequest
-	(*CreateResponseRequest)(nil),   // 21: govmatch.needs.v1.CreateResponseRequest
-	(*GetResponseRequest)(nil),      // 22: govmatch.needs.v1.GetResponseRequest
-	(*ListResponsesRequest)(nil),    // 23: govmatch.needs.v1.ListResponsesRequest
-	(*ListResponsesResponse)(nil),   // 24: govmatch.needs.v1.ListResponsesResponse
-	(*UpdateResponseRequest)(nil),   // 25: govmatch.needs.v1.UpdateResponseRequest
-	(*WithdrawResponseRequest)(nil), // 26: govmatch.needs.v1.WithdrawResponseRequest
-	(*timestamppb.Timestamp)(nil),   // 27: google.protobuf.Timestamp
-	(*date.Date)(nil),               // 28: google.type.Date
-	(*fieldmaskpb.FieldMask)(nil),   // 29: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),           // 30: google.protobuf.Empty
+	(Response_State)(0),                   // 0: govmatch.needs.v1.Response.State
+	(Need_State)(0),                       // 1: govmatch.needs.v1.Need.State
+	(Requirement_Kind)(0),                 // 2: govmatch.needs.v1.Requirement.Kind
+	(*Response)(nil),                      // 3: govmatch.needs.v1.Response
+	(*Need)(nil),                          // 4: govmatch.needs.v1.Need
+	(*Requirement)(nil),                   // 5: govmatch.needs.v1.Requirement
+	(*BudgetRange)(nil),                   // 6: govmatch.needs.v1.BudgetRange
+	(*Timeline)(nil),                      // 7: govmatch.needs.v1.Timeline
+	(*Award)(nil),                         // 8: govmatch.needs.v1.Award
+	(*GetNeedRequest)(nil),                // 9: govmatch.needs.v1.GetNeedRequest
+	(*ListNeedsRequest)(nil),              // 10: govmatch.needs.v1.ListNeedsRequest
+	(*ListNeedsResponse)(nil),             // 11: govmatch.needs.v1.ListNeedsResponse
+	(*CreateNeedRequest)(nil),             // 12: govmatch.needs.v1.CreateNeedRequest
+	(*UpdateNeedRequest)(nil),             // 13: govmatch.needs.v1.UpdateNeedRequest
+	(*DeleteNeedRequest)(nil),             // 14: govmatch.needs.v1.DeleteNeedRequest
+	(*PublishNeedRequest)(nil),            // 15: govmatch.needs.v1.PublishNeedRequest
+	(*StartProcurementRequest)(nil),       // 16: govmatch.needs.v1.StartProcurementRequest
+	(*AwardNeedRequest)(nil),              // 17: govmatch.needs.v1.AwardNeedRequest
+	(*CloseNeedRequest)(nil),              // 18: govmatch.needs.v1.CloseNeedRequest
+	(*JoinNeedRequest)(nil),               // 19: govmatch.needs.v1.JoinNeedRequest
+	(*LeaveNeedRequest)(nil),              // 20: govmatch.needs.v1.LeaveNeedRequest
+	(*CreateResponseRequest)(nil),         // 21: govmatch.needs.v1.CreateResponseRequest
+	(*GetResponseRequest)(nil),            // 22: govmatch.needs.v1.GetResponseRequest
+	(*ListNeedAuditEntriesRequest)(nil),   // 23: govmatch.needs.v1.ListNeedAuditEntriesRequest
+	(*ListNeedAuditEntriesResponse)(nil),  // 24: govmatch.needs.v1.ListNeedAuditEntriesResponse
+	(*ExportNeedAuditEntriesRequest)(nil), // 25: govmatch.needs.v1.ExportNeedAuditEntriesRequest
+	(*ListResponsesRequest)(nil),          // 26: govmatch.needs.v1.ListResponsesRequest
+	(*ListResponsesResponse)(nil),         // 27: govmatch.needs.v1.ListResponsesResponse
+	(*UpdateResponseRequest)(nil),         // 28: govmatch.needs.v1.UpdateResponseRequest
+	(*WithdrawResponseRequest)(nil),       // 29: govmatch.needs.v1.WithdrawResponseRequest
+	(*timestamppb.Timestamp)(nil),         // 30: google.protobuf.Timestamp
+	(*date.Date)(nil),                     // 31: google.type.Date
+	(*fieldmaskpb.FieldMask)(nil),         // 32: google.protobuf.FieldMask
+	(*v1.AuditEntry)(nil),                 // 33: govmatch.audit.v1.AuditEntry
+	(*emptypb.Empty)(nil),                 // 34: google.protobuf.Empty
+	(*httpbody.HttpBody)(nil),             // 35: google.api.HttpBody
 }
 var file_govmatch_needs_v1_needs_proto_depIdxs = []int32{
 	0,  // 0: govmatch.needs.v1.Response.state:type_name -> govmatch.needs.v1.Response.State
-	27, // 1: govmatch.needs.v1.Response.create_time:type_name -> google.protobuf.Timestamp
-	27, // 2: govmatch.needs.v1.Response.update_time:type_name -> google.protobuf.Timestamp
+	30, // 1: govmatch.needs.v1.Response.create_time:type_name -> google.protobuf.Timestamp
+	30, // 2: govmatch.needs.v1.Response.update_time:type_name -> google.protobuf.Timestamp
 	6,  // 3: govmatch.needs.v1.Need.estimated_budget:type_name -> govmatch.needs.v1.BudgetRange
 	7,  // 4: govmatch.needs.v1.Need.timeline:type_name -> govmatch.needs.v1.Timeline
 	1,  // 5: govmatch.needs.v1.Need.state:type_name -> govmatch.needs.v1.Need.State
-	27, // 6: govmatch.needs.v1.Need.response_deadline:type_name -> google.protobuf.Timestamp
+	30, // 6: govmatch.needs.v1.Need.response_deadline:type_name -> google.protobuf.Timestamp
 	8,  // 7: govmatch.needs.v1.Need.award:type_name -> govmatch.needs.v1.Award
-	27, // 8: govmatch.needs.v1.Need.create_time:type_name -> google.protobuf.Timestamp
-	27, // 9: govmatch.needs.v1.Need.update_time:type_name -> google.protobuf.Timestamp
-	27, // 10: govmatch.needs.v1.Need.publish_time:type_name -> google.protobuf.Timestamp
-	27, // 11: govmatch.needs.v1.Need.close_time:type_name -> google.protobuf.Timestamp
+	30, // 8: govmatch.needs.v1.Need.create_time:type_name -> google.protobuf.Timestamp
+	30, // 9: govmatch.needs.v1.Need.update_time:type_name -> google.protobuf.Timestamp
+	30, // 10: govmatch.needs.v1.Need.publish_time:type_name -> google.protobuf.Timestamp
+	30, // 11: govmatch.needs.v1.Need.close_time:type_name -> google.protobuf.Timestamp
 	5,  // 12: govmatch.needs.v1.Need.requirements:type_name -> govmatch.needs.v1.Requirement
 	2,  // 13: govmatch.needs.v1.Requirement.kind:type_name -> govmatch.needs.v1.Requirement.Kind
-	28, // 14: govmatch.needs.v1.Timeline.start_date:type_name -> google.type.Date
-	28, // 15: govmatch.needs.v1.Timeline.end_date:type_name -> google.type.Date
-	28, // 16: govmatch.needs.v1.Award.award_date:type_name -> google.type.Date
+	31, // 14: govmatch.needs.v1.Timeline.start_date:type_name -> google.type.Date
+	31, // 15: govmatch.needs.v1.Timeline.end_date:type_name -> google.type.Date
+	31, // 16: govmatch.needs.v1.Award.award_date:type_name -> google.type.Date
 	1,  // 17: govmatch.needs.v1.ListNeedsRequest.states:type_name -> govmatch.needs.v1.Need.State
 	4,  // 18: govmatch.needs.v1.ListNeedsResponse.needs:type_name -> govmatch.needs.v1.Need
 	4,  // 19: govmatch.needs.v1.CreateNeedRequest.need:type_name -> govmatch.needs.v1.Need
 	4,  // 20: govmatch.needs.v1.UpdateNeedRequest.need:type_name -> govmatch.needs.v1.Need
-	29, // 21: govmatch.needs.v1.UpdateNeedRequest.update_mask:type_name -> google.protobuf.FieldMask
-	27, // 22: govmatch.needs.v1.PublishNeedRequest.response_deadline:type_name -> google.protobuf.Timestamp
+	32, // 21: govmatch.needs.v1.UpdateNeedRequest.update_mask:type_name -> google.protobuf.FieldMask
+	30, // 22: govmatch.needs.v1.PublishNeedRequest.response_deadline:type_name -> google.protobuf.Timestamp
 	8,  // 23: govmatch.needs.v1.AwardNeedRequest.award:type_name -> govmatch.needs.v1.Award
 	3,  // 24: govmatch.needs.v1.CreateResponseRequest.response:type_name -> govmatch.needs.v1.Response
-	3,  // 25: govmatch.needs.v1.ListResponsesResponse.responses:type_name -> govmatch.needs.v1.Response
-	3,  // 26: govmatch.needs.v1.UpdateResponseRequest.response:type_name -> govmatch.needs.v1.Response
-	29, // 27: govmatch.needs.v1.UpdateResponseRequest.update_mask:type_name -> google.protobuf.FieldMask
-	9,  // 28: govmatch.needs.v1.NeedsService.GetNeed:input_type -> govmatch.needs.v1.GetNeedRequest
-	10, // 29: govmatch.needs.v1.NeedsService.ListNeeds:input_type -> govmatch.needs.v1.ListNeedsRequest
-	12, // 30: govmatch.needs.v1.NeedsService.CreateNeed:input_type -> govmatch.needs.v1.CreateNeedRequest
-	13, // 31: govmatch.needs.v1.NeedsService.UpdateNeed:input_type -> govmatch.needs.v1.UpdateNeedRequest
-	14, // 32: govmatch.needs.v1.NeedsService.DeleteNeed:input_type -> govmatch.needs.v1.DeleteNeedRequest
-	15, // 33: govmatch.needs.v1.NeedsService.PublishNeed:input_type -> govmatch.needs.v1.PublishNeedRequest
-	16, // 34: govmatch.needs.v1.NeedsService.StartProcurement:input_type -> govmatch.needs.v1.StartProcurementRequest
-	17, // 35: govmatch.needs.v1.NeedsService.AwardNeed:input_type -> govmatch.needs.v1.AwardNeedRequest
-	18, // 36: govmatch.needs.v1.NeedsService.CloseNeed:input_type -> govmatch.needs.v1.CloseNeedRequest
-	19, // 37: govmatch.needs.v1.NeedsService.JoinNeed:input_type -> govmatch.needs.v1.JoinNeedRequest
-	20, // 38: govmatch.needs.v1.NeedsService.LeaveNeed:input_type -> govmatch.needs.v1.LeaveNeedRequest
-	21, // 39: govmatch.needs.v1.NeedsService.CreateResponse:input_type -> govmatch.needs.v1.CreateResponseRequest
-	22, // 40: govmatch.needs.v1.NeedsService.GetResponse:input_type -> govmatch.needs.v1.GetResponseRequest
-	23, // 41: govmatch.needs.v1.NeedsService.ListResponses:input_type -> govmatch.needs.v1.ListResponsesRequest
-	25, // 42: govmatch.needs.v1.NeedsService.UpdateResponse:input_type -> govmatch.needs.v1.UpdateResponseRequest
-	26, // 43: govmatch.needs.v1.NeedsService.WithdrawResponse:input_type -> govmatch.needs.v1.WithdrawResponseRequest
-	4,  // 44: govmatch.needs.v1.NeedsService.GetNeed:output_type -> govmatch.needs.v1.Need
-	11, // 45: govmatch.needs.v1.NeedsService.ListNeeds:output_type -> govmatch.needs.v1.ListNeedsResponse
-	4,  // 46: govmatch.needs.v1.NeedsService.CreateNeed:output_type -> govmatch.needs.v1.Need
-	4,  // 47: govmatch.needs.v1.NeedsService.UpdateNeed:output_type -> govmatch.needs.v1.Need
-	30, // 48: govmatch.needs.v1.NeedsService.DeleteNeed:output_type -> google.protobuf.Empty
-	4,  // 49: govmatch.needs.v1.NeedsService.PublishNeed:output_type -> govmatch.needs.v1.Need
-	4,  // 50: govmatch.needs.v1.NeedsService.StartProcurement:output_type -> govmatch.needs.v1.Need
-	4,  // 51: govmatch.needs.v1.NeedsService.AwardNeed:output_type -> govmatch.needs.v1.Need
-	4,  // 52: govmatch.needs.v1.NeedsService.CloseNeed:output_type -> govmatch.needs.v1.Need
-	4,  // 53: govmatch.needs.v1.NeedsService.JoinNeed:output_type -> govmatch.needs.v1.Need
-	4,  // 54: govmatch.needs.v1.NeedsService.LeaveNeed:output_type -> govmatch.needs.v1.Need
-	3,  // 55: govmatch.needs.v1.NeedsService.CreateResponse:output_type -> govmatch.needs.v1.Response
-	3,  // 56: govmatch.needs.v1.NeedsService.GetResponse:output_type -> govmatch.needs.v1.Response
-	24, // 57: govmatch.needs.v1.NeedsService.ListResponses:output_type -> govmatch.needs.v1.ListResponsesResponse
-	3,  // 58: govmatch.needs.v1.NeedsService.UpdateResponse:output_type -> govmatch.needs.v1.Response
-	3,  // 59: govmatch.needs.v1.NeedsService.WithdrawResponse:output_type -> govmatch.needs.v1.Response
-	44, // [44:60] is the sub-list for method output_type
-	28, // [28:44] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	33, // 25: govmatch.needs.v1.ListNeedAuditEntriesResponse.audit_entries:type_name -> govmatch.audit.v1.AuditEntry
+	3,  // 26: govmatch.needs.v1.ListResponsesResponse.responses:type_name -> govmatch.needs.v1.Response
+	3,  // 27: govmatch.needs.v1.UpdateResponseRequest.response:type_name -> govmatch.needs.v1.Response
+	32, // 28: govmatch.needs.v1.UpdateResponseRequest.update_mask:type_name -> google.protobuf.FieldMask
+	9,  // 29: govmatch.needs.v1.NeedsService.GetNeed:input_type -> govmatch.needs.v1.GetNeedRequest
+	10, // 30: govmatch.needs.v1.NeedsService.ListNeeds:input_type -> govmatch.needs.v1.ListNeedsRequest
+	12, // 31: govmatch.needs.v1.NeedsService.CreateNeed:input_type -> govmatch.needs.v1.CreateNeedRequest
+	13, // 32: govmatch.needs.v1.NeedsService.UpdateNeed:input_type -> govmatch.needs.v1.UpdateNeedRequest
+	14, // 33: govmatch.needs.v1.NeedsService.DeleteNeed:input_type -> govmatch.needs.v1.DeleteNeedRequest
+	15, // 34: govmatch.needs.v1.NeedsService.PublishNeed:input_type -> govmatch.needs.v1.PublishNeedRequest
+	16, // 35: govmatch.needs.v1.NeedsService.StartProcurement:input_type -> govmatch.needs.v1.StartProcurementRequest
+	17, // 36: govmatch.needs.v1.NeedsService.AwardNeed:input_type -> govmatch.needs.v1.AwardNeedRequest
+	18, // 37: govmatch.needs.v1.NeedsService.CloseNeed:input_type -> govmatch.needs.v1.CloseNeedRequest
+	19, // 38: govmatch.needs.v1.NeedsService.JoinNeed:input_type -> govmatch.needs.v1.JoinNeedRequest
+	20, // 39: govmatch.needs.v1.NeedsService.LeaveNeed:input_type -> govmatch.needs.v1.LeaveNeedRequest
+	21, // 40: govmatch.needs.v1.NeedsService.CreateResponse:input_type -> govmatch.needs.v1.CreateResponseRequest
+	22, // 41: govmatch.needs.v1.NeedsService.GetResponse:input_type -> govmatch.needs.v1.GetResponseRequest
+	23, // 42: govmatch.needs.v1.NeedsService.ListNeedAuditEntries:input_type -> govmatch.needs.v1.ListNeedAuditEntriesRequest
+	25, // 43: govmatch.needs.v1.NeedsService.ExportNeedAuditEntries:input_type -> govmatch.needs.v1.ExportNeedAuditEntriesRequest
+	26, // 44: govmatch.needs.v1.NeedsService.ListResponses:input_type -> govmatch.needs.v1.ListResponsesRequest
+	28, // 45: govmatch.needs.v1.NeedsService.UpdateResponse:input_type -> govmatch.needs.v1.UpdateResponseRequest
+	29, // 46: govmatch.needs.v1.NeedsService.WithdrawResponse:input_type -> govmatch.needs.v1.WithdrawResponseRequest
+	4,  // 47: govmatch.needs.v1.NeedsService.GetNeed:output_type -> govmatch.needs.v1.Need
+	11, // 48: govmatch.needs.v1.NeedsService.ListNeeds:output_type -> govmatch.needs.v1.ListNeedsResponse
+	4,  // 49: govmatch.needs.v1.NeedsService.CreateNeed:output_type -> govmatch.needs.v1.Need
+	4,  // 50: govmatch.needs.v1.NeedsService.UpdateNeed:output_type -> govmatch.needs.v1.Need
+	34, // 51: govmatch.needs.v1.NeedsService.DeleteNeed:output_type -> google.protobuf.Empty
+	4,  // 52: govmatch.needs.v1.NeedsService.PublishNeed:output_type -> govmatch.needs.v1.Need
+	4,  // 53: govmatch.needs.v1.NeedsService.StartProcurement:output_type -> govmatch.needs.v1.Need
+	4,  // 54: govmatch.needs.v1.NeedsService.AwardNeed:output_type -> govmatch.needs.v1.Need
+	4,  // 55: govmatch.needs.v1.NeedsService.CloseNeed:output_type -> govmatch.needs.v1.Need
+	4,  // 56: govmatch.needs.v1.NeedsService.JoinNeed:output_type -> govmatch.needs.v1.Need
+	4,  // 57: govmatch.needs.v1.NeedsService.LeaveNeed:output_type -> govmatch.needs.v1.Need
+	3,  // 58: govmatch.needs.v1.NeedsService.CreateResponse:output_type -> govmatch.needs.v1.Response
+	3,  // 59: govmatch.needs.v1.NeedsService.GetResponse:output_type -> govmatch.needs.v1.Response
+	24, // 60: govmatch.needs.v1.NeedsService.ListNeedAuditEntries:output_type -> govmatch.needs.v1.ListNeedAuditEntriesResponse
+	35, // 61: govmatch.needs.v1.NeedsService.ExportNeedAuditEntries:output_type -> google.api.HttpBody
+	27, // 62: govmatch.needs.v1.NeedsService.ListResponses:output_type -> govmatch.needs.v1.ListResponsesResponse
+	3,  // 63: govmatch.needs.v1.NeedsService.UpdateResponse:output_type -> govmatch.needs.v1.Response
+	3,  // 64: govmatch.needs.v1.NeedsService.WithdrawResponse:output_type -> govmatch.needs.v1.Response
+	47, // [47:65] is the sub-list for method output_type
+	29, // [29:47] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_govmatch_needs_v1_needs_proto_init() }
@@ -2205,7 +2406,7 @@ func file_govmatch_needs_v1_needs_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_govmatch_needs_v1_needs_proto_rawDesc), len(file_govmatch_needs_v1_needs_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   24,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

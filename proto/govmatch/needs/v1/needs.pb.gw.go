@@ -638,6 +638,112 @@ func local_request_NeedsService_GetResponse_0(ctx context.Context, marshaler run
 	return msg, metadata, err
 }
 
+var filter_NeedsService_ListNeedAuditEntries_0 = &utilities.DoubleArray{Encoding: map[string]int{"parent": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
+func request_NeedsService_ListNeedAuditEntries_0(ctx context.Context, marshaler runtime.Marshaler, client NeedsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListNeedAuditEntriesRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["parent"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "parent")
+	}
+	protoReq.Parent, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "parent", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_NeedsService_ListNeedAuditEntries_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListNeedAuditEntries(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_NeedsService_ListNeedAuditEntries_0(ctx context.Context, marshaler runtime.Marshaler, server NeedsServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListNeedAuditEntriesRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["parent"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "parent")
+	}
+	protoReq.Parent, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "parent", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_NeedsService_ListNeedAuditEntries_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ListNeedAuditEntries(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+var filter_NeedsService_ExportNeedAuditEntries_0 = &utilities.DoubleArray{Encoding: map[string]int{"parent": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
+func request_NeedsService_ExportNeedAuditEntries_0(ctx context.Context, marshaler runtime.Marshaler, client NeedsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ExportNeedAuditEntriesRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["parent"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "parent")
+	}
+	protoReq.Parent, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "parent", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_NeedsService_ExportNeedAuditEntries_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ExportNeedAuditEntries(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_NeedsService_ExportNeedAuditEntries_0(ctx context.Context, marshaler runtime.Marshaler, server NeedsServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ExportNeedAuditEntriesRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["parent"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "parent")
+	}
+	protoReq.Parent, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "parent", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_NeedsService_ExportNeedAuditEntries_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ExportNeedAuditEntries(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 var filter_NeedsService_ListResponses_0 = &utilities.DoubleArray{Encoding: map[string]int{"parent": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
 func request_NeedsService_ListResponses_0(ctx context.Context, marshaler runtime.Marshaler, client NeedsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -1083,6 +1189,46 @@ func RegisterNeedsServiceHandlerServer(ctx context.Context, mux *runtime.ServeMu
 		}
 		forward_NeedsService_GetResponse_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_NeedsService_ListNeedAuditEntries_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/govmatch.needs.v1.NeedsService/ListNeedAuditEntries", runtime.WithHTTPPathPattern("/v1/{parent=needs/*}/auditEntries"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_NeedsService_ListNeedAuditEntries_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_NeedsService_ListNeedAuditEntries_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_NeedsService_ExportNeedAuditEntries_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/govmatch.needs.v1.NeedsService/ExportNeedAuditEntries", runtime.WithHTTPPathPattern("/v1/{parent=needs/*}/auditEntries:export"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_NeedsService_ExportNeedAuditEntries_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_NeedsService_ExportNeedAuditEntries_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_NeedsService_ListResponses_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1404,6 +1550,40 @@ func RegisterNeedsServiceHandlerClient(ctx context.Context, mux *runtime.ServeMu
 		}
 		forward_NeedsService_GetResponse_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_NeedsService_ListNeedAuditEntries_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/govmatch.needs.v1.NeedsService/ListNeedAuditEntries", runtime.WithHTTPPathPattern("/v1/{parent=needs/*}/auditEntries"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_NeedsService_ListNeedAuditEntries_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_NeedsService_ListNeedAuditEntries_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_NeedsService_ExportNeedAuditEntries_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/govmatch.needs.v1.NeedsService/ExportNeedAuditEntries", runtime.WithHTTPPathPattern("/v1/{parent=needs/*}/auditEntries:export"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_NeedsService_ExportNeedAuditEntries_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_NeedsService_ExportNeedAuditEntries_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_NeedsService_ListResponses_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1459,39 +1639,43 @@ func RegisterNeedsServiceHandlerClient(ctx context.Context, mux *runtime.ServeMu
 }
 
 var (
-	pattern_NeedsService_GetNeed_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "needs", "name"}, ""))
-	pattern_NeedsService_ListNeeds_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "needs"}, ""))
-	pattern_NeedsService_CreateNeed_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "needs"}, ""))
-	pattern_NeedsService_UpdateNeed_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "needs", "need.name"}, ""))
-	pattern_NeedsService_DeleteNeed_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "needs", "name"}, ""))
-	pattern_NeedsService_PublishNeed_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "needs", "name"}, "publish"))
-	pattern_NeedsService_StartProcurement_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "needs", "name"}, "startProcurement"))
-	pattern_NeedsService_AwardNeed_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "needs", "name"}, "award"))
-	pattern_NeedsService_CloseNeed_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "needs", "name"}, "close"))
-	pattern_NeedsService_JoinNeed_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "needs", "name"}, "join"))
-	pattern_NeedsService_LeaveNeed_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "needs", "name"}, "leave"))
-	pattern_NeedsService_CreateResponse_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "needs", "parent", "responses"}, ""))
-	pattern_NeedsService_GetResponse_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "needs", "responses", "name"}, ""))
-	pattern_NeedsService_ListResponses_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "needs", "parent", "responses"}, ""))
-	pattern_NeedsService_UpdateResponse_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "needs", "responses", "response.name"}, ""))
-	pattern_NeedsService_WithdrawResponse_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "needs", "responses", "name"}, "withdraw"))
+	pattern_NeedsService_GetNeed_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "needs", "name"}, ""))
+	pattern_NeedsService_ListNeeds_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "needs"}, ""))
+	pattern_NeedsService_CreateNeed_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "needs"}, ""))
+	pattern_NeedsService_UpdateNeed_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "needs", "need.name"}, ""))
+	pattern_NeedsService_DeleteNeed_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "needs", "name"}, ""))
+	pattern_NeedsService_PublishNeed_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "needs", "name"}, "publish"))
+	pattern_NeedsService_StartProcurement_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "needs", "name"}, "startProcurement"))
+	pattern_NeedsService_AwardNeed_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "needs", "name"}, "award"))
+	pattern_NeedsService_CloseNeed_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "needs", "name"}, "close"))
+	pattern_NeedsService_JoinNeed_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "needs", "name"}, "join"))
+	pattern_NeedsService_LeaveNeed_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "needs", "name"}, "leave"))
+	pattern_NeedsService_CreateResponse_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "needs", "parent", "responses"}, ""))
+	pattern_NeedsService_GetResponse_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "needs", "responses", "name"}, ""))
+	pattern_NeedsService_ListNeedAuditEntries_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "needs", "parent", "auditEntries"}, ""))
+	pattern_NeedsService_ExportNeedAuditEntries_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "needs", "parent", "auditEntries"}, "export"))
+	pattern_NeedsService_ListResponses_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "needs", "parent", "responses"}, ""))
+	pattern_NeedsService_UpdateResponse_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "needs", "responses", "response.name"}, ""))
+	pattern_NeedsService_WithdrawResponse_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "needs", "responses", "name"}, "withdraw"))
 )
 
 var (
-	forward_NeedsService_GetNeed_0          = runtime.ForwardResponseMessage
-	forward_NeedsService_ListNeeds_0        = runtime.ForwardResponseMessage
-	forward_NeedsService_CreateNeed_0       = runtime.ForwardResponseMessage
-	forward_NeedsService_UpdateNeed_0       = runtime.ForwardResponseMessage
-	forward_NeedsService_DeleteNeed_0       = runtime.ForwardResponseMessage
-	forward_NeedsService_PublishNeed_0      = runtime.ForwardResponseMessage
-	forward_NeedsService_StartProcurement_0 = runtime.ForwardResponseMessage
-	forward_NeedsService_AwardNeed_0        = runtime.ForwardResponseMessage
-	forward_NeedsService_CloseNeed_0        = runtime.ForwardResponseMessage
-	forward_NeedsService_JoinNeed_0         = runtime.ForwardResponseMessage
-	forward_NeedsService_LeaveNeed_0        = runtime.ForwardResponseMessage
-	forward_NeedsService_CreateResponse_0   = runtime.ForwardResponseMessage
-	forward_NeedsService_GetResponse_0      = runtime.ForwardResponseMessage
-	forward_NeedsService_ListResponses_0    = runtime.ForwardResponseMessage
-	forward_NeedsService_UpdateResponse_0   = runtime.ForwardResponseMessage
-	forward_NeedsService_WithdrawResponse_0 = runtime.ForwardResponseMessage
+	forward_NeedsService_GetNeed_0                = runtime.ForwardResponseMessage
+	forward_NeedsService_ListNeeds_0              = runtime.ForwardResponseMessage
+	forward_NeedsService_CreateNeed_0             = runtime.ForwardResponseMessage
+	forward_NeedsService_UpdateNeed_0             = runtime.ForwardResponseMessage
+	forward_NeedsService_DeleteNeed_0             = runtime.ForwardResponseMessage
+	forward_NeedsService_PublishNeed_0            = runtime.ForwardResponseMessage
+	forward_NeedsService_StartProcurement_0       = runtime.ForwardResponseMessage
+	forward_NeedsService_AwardNeed_0              = runtime.ForwardResponseMessage
+	forward_NeedsService_CloseNeed_0              = runtime.ForwardResponseMessage
+	forward_NeedsService_JoinNeed_0               = runtime.ForwardResponseMessage
+	forward_NeedsService_LeaveNeed_0              = runtime.ForwardResponseMessage
+	forward_NeedsService_CreateResponse_0         = runtime.ForwardResponseMessage
+	forward_NeedsService_GetResponse_0            = runtime.ForwardResponseMessage
+	forward_NeedsService_ListNeedAuditEntries_0   = runtime.ForwardResponseMessage
+	forward_NeedsService_ExportNeedAuditEntries_0 = runtime.ForwardResponseMessage
+	forward_NeedsService_ListResponses_0          = runtime.ForwardResponseMessage
+	forward_NeedsService_UpdateResponse_0         = runtime.ForwardResponseMessage
+	forward_NeedsService_WithdrawResponse_0       = runtime.ForwardResponseMessage
 )

@@ -8,6 +8,7 @@ package needsv1
 
 import (
 	context "context"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -20,22 +21,24 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	NeedsService_GetNeed_FullMethodName          = "/govmatch.needs.v1.NeedsService/GetNeed"
-	NeedsService_ListNeeds_FullMethodName        = "/govmatch.needs.v1.NeedsService/ListNeeds"
-	NeedsService_CreateNeed_FullMethodName       = "/govmatch.needs.v1.NeedsService/CreateNeed"
-	NeedsService_UpdateNeed_FullMethodName       = "/govmatch.needs.v1.NeedsService/UpdateNeed"
-	NeedsService_DeleteNeed_FullMethodName       = "/govmatch.needs.v1.NeedsService/DeleteNeed"
-	NeedsService_PublishNeed_FullMethodName      = "/govmatch.needs.v1.NeedsService/PublishNeed"
-	NeedsService_StartProcurement_FullMethodName = "/govmatch.needs.v1.NeedsService/StartProcurement"
-	NeedsService_AwardNeed_FullMethodName        = "/govmatch.needs.v1.NeedsService/AwardNeed"
-	NeedsService_CloseNeed_FullMethodName        = "/govmatch.needs.v1.NeedsService/CloseNeed"
-	NeedsService_JoinNeed_FullMethodName         = "/govmatch.needs.v1.NeedsService/JoinNeed"
-	NeedsService_LeaveNeed_FullMethodName        = "/govmatch.needs.v1.NeedsService/LeaveNeed"
-	NeedsService_CreateResponse_FullMethodName   = "/govmatch.needs.v1.NeedsService/CreateResponse"
-	NeedsService_GetResponse_FullMethodName      = "/govmatch.needs.v1.NeedsService/GetResponse"
-	NeedsService_ListResponses_FullMethodName    = "/govmatch.needs.v1.NeedsService/ListResponses"
-	NeedsService_UpdateResponse_FullMethodName   = "/govmatch.needs.v1.NeedsService/UpdateResponse"
-	NeedsService_WithdrawResponse_FullMethodName = "/govmatch.needs.v1.NeedsService/WithdrawResponse"
+	NeedsService_GetNeed_FullMethodName                = "/govmatch.needs.v1.NeedsService/GetNeed"
+	NeedsService_ListNeeds_FullMethodName              = "/govmatch.needs.v1.NeedsService/ListNeeds"
+	NeedsService_CreateNeed_FullMethodName             = "/govmatch.needs.v1.NeedsService/CreateNeed"
+	NeedsService_UpdateNeed_FullMethodName             = "/govmatch.needs.v1.NeedsService/UpdateNeed"
+	NeedsService_DeleteNeed_FullMethodName             = "/govmatch.needs.v1.NeedsService/DeleteNeed"
+	NeedsService_PublishNeed_FullMethodName            = "/govmatch.needs.v1.NeedsService/PublishNeed"
+	NeedsService_StartProcurement_FullMethodName       = "/govmatch.needs.v1.NeedsService/StartProcurement"
+	NeedsService_AwardNeed_FullMethodName              = "/govmatch.needs.v1.NeedsService/AwardNeed"
+	NeedsService_CloseNeed_FullMethodName              = "/govmatch.needs.v1.NeedsService/CloseNeed"
+	NeedsService_JoinNeed_FullMethodName               = "/govmatch.needs.v1.NeedsService/JoinNeed"
+	NeedsService_LeaveNeed_FullMethodName              = "/govmatch.needs.v1.NeedsService/LeaveNeed"
+	NeedsService_CreateResponse_FullMethodName         = "/govmatch.needs.v1.NeedsService/CreateResponse"
+	NeedsService_GetResponse_FullMethodName            = "/govmatch.needs.v1.NeedsService/GetResponse"
+	NeedsService_ListNeedAuditEntries_FullMethodName   = "/govmatch.needs.v1.NeedsService/ListNeedAuditEntries"
+	NeedsService_ExportNeedAuditEntries_FullMethodName = "/govmatch.needs.v1.NeedsService/ExportNeedAuditEntries"
+	NeedsService_ListResponses_FullMethodName          = "/govmatch.needs.v1.NeedsService/ListResponses"
+	NeedsService_UpdateResponse_FullMethodName         = "/govmatch.needs.v1.NeedsService/UpdateResponse"
+	NeedsService_WithdrawResponse_FullMethodName       = "/govmatch.needs.v1.NeedsService/WithdrawResponse"
 )
 
 // NeedsServiceClient is the client API for NeedsService service.
@@ -81,6 +84,16 @@ type NeedsServiceClient interface {
 	CreateResponse(ctx context.Context, in *CreateResponseRequest, opts ...grpc.CallOption) (*Response, error)
 	// Gets a response. Visible to its vendor and to the need's buyers.
 	GetResponse(ctx context.Context, in *GetResponseRequest, opts ...grpc.CallOption) (*Response, error)
+	// Lists the audit trail of a need and its responses, oldest first: every
+	// accepted change, who made it, when, and each field before and after.
+	// For signed-in callers who may see the need; the user behind a change
+	// only for the need's buyers and admins, and a response's values only
+	// for those who may read the response. Parent "needs/-" lists the trails
+	// of every need, for admins.
+	ListNeedAuditEntries(ctx context.Context, in *ListNeedAuditEntriesRequest, opts ...grpc.CallOption) (*ListNeedAuditEntriesResponse, error)
+	// Exports a need's whole audit trail, as ListNeedAuditEntries shows it
+	// to the caller, as JSON or CSV: the basis of the Vergabevermerk.
+	ExportNeedAuditEntries(ctx context.Context, in *ExportNeedAuditEntriesRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
 	// Lists the responses to a need (for its owner and co-buyers), or with
 	// parent "needs/-" the caller's own responses across needs (for vendors).
 	ListResponses(ctx context.Context, in *ListResponsesRequest, opts ...grpc.CallOption) (*ListResponsesResponse, error)
@@ -228,6 +241,26 @@ func (c *needsServiceClient) GetResponse(ctx context.Context, in *GetResponseReq
 	return out, nil
 }
 
+func (c *needsServiceClient) ListNeedAuditEntries(ctx context.Context, in *ListNeedAuditEntriesRequest, opts ...grpc.CallOption) (*ListNeedAuditEntriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListNeedAuditEntriesResponse)
+	err := c.cc.Invoke(ctx, NeedsService_ListNeedAuditEntries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *needsServiceClient) ExportNeedAuditEntries(ctx context.Context, in *ExportNeedAuditEntriesRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(httpbody.HttpBody)
+	err := c.cc.Invoke(ctx, NeedsService_ExportNeedAuditEntries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *needsServiceClient) ListResponses(ctx context.Context, in *ListResponsesRequest, opts ...grpc.CallOption) (*ListResponsesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListResponsesResponse)
@@ -301,6 +334,16 @@ type NeedsServiceServer interface {
 	CreateResponse(context.Context, *CreateResponseRequest) (*Response, error)
 	// Gets a response. Visible to its vendor and to the need's buyers.
 	GetResponse(context.Context, *GetResponseRequest) (*Response, error)
+	// Lists the audit trail of a need and its responses, oldest first: every
+	// accepted change, who made it, when, and each field before and after.
+	// For signed-in callers who may see the need; the user behind a change
+	// only for the need's buyers and admins, and a response's values only
+	// for those who may read the response. Parent "needs/-" lists the trails
+	// of every need, for admins.
+	ListNeedAuditEntries(context.Context, *ListNeedAuditEntriesRequest) (*ListNeedAuditEntriesResponse, error)
+	// Exports a need's whole audit trail, as ListNeedAuditEntries shows it
+	// to the caller, as JSON or CSV: the basis of the Vergabevermerk.
+	ExportNeedAuditEntries(context.Context, *ExportNeedAuditEntriesRequest) (*httpbody.HttpBody, error)
 	// Lists the responses to a need (for its owner and co-buyers), or with
 	// parent "needs/-" the caller's own responses across needs (for vendors).
 	ListResponses(context.Context, *ListResponsesRequest) (*ListResponsesResponse, error)
@@ -356,6 +399,12 @@ func (UnimplementedNeedsServiceServer) CreateResponse(context.Context, *CreateRe
 }
 func (UnimplementedNeedsServiceServer) GetResponse(context.Context, *GetResponseRequest) (*Response, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetResponse not implemented")
+}
+func (UnimplementedNeedsServiceServer) ListNeedAuditEntries(context.Context, *ListNeedAuditEntriesRequest) (*ListNeedAuditEntriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListNeedAuditEntries not implemented")
+}
+func (UnimplementedNeedsServiceServer) ExportNeedAuditEntries(context.Context, *ExportNeedAuditEntriesRequest) (*httpbody.HttpBody, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExportNeedAuditEntries not implemented")
 }
 func (UnimplementedNeedsServiceServer) ListResponses(context.Context, *ListResponsesRequest) (*ListResponsesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListResponses not implemented")
@@ -621,6 +670,42 @@ func _NeedsService_GetResponse_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NeedsService_ListNeedAuditEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListNeedAuditEntriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NeedsServiceServer).ListNeedAuditEntries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NeedsService_ListNeedAuditEntries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NeedsServiceServer).ListNeedAuditEntries(ctx, req.(*ListNeedAuditEntriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NeedsService_ExportNeedAuditEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportNeedAuditEntriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NeedsServiceServer).ExportNeedAuditEntries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NeedsService_ExportNeedAuditEntries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NeedsServiceServer).ExportNeedAuditEntries(ctx, req.(*ExportNeedAuditEntriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _NeedsService_ListResponses_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListResponsesRequest)
 	if err := dec(in); err != nil {
@@ -733,6 +818,14 @@ var NeedsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetResponse",
 			Handler:    _NeedsService_GetResponse_Handler,
+		},
+		{
+			MethodName: "ListNeedAuditEntries",
+			Handler:    _NeedsService_ListNeedAuditEntries_Handler,
+		},
+		{
+			MethodName: "ExportNeedAuditEntries",
+			Handler:    _NeedsService_ExportNeedAuditEntries_Handler,
 		},
 		{
 			MethodName: "ListResponses",

@@ -1,0 +1,124 @@
+package need
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/govmatch/govmatch/pkg/audit"
+	"github.com/govmatch/govmatch/pkg/errdefs"
+	"github.com/govmatch/govmatch/pkg/identity"
+	"github.com/govmatch/govmatch/pkg/pagetoken"
+)
+
+// MaxAuditPageSize bounds a page of audit entries; an export reads page
+// after page of it.
+const MaxAuditPageSize = 1000
+
+// auditToken is the position after the last entry of a page.
+type auditToken struct {
+	Time     int64  `json:"t"`
+	Resource string `json:"r"`
+	Seq      int64  `json:"s"`
+	Parent   string `json:"p"`
+}
+
+// AuditTrail lists the audit trail of a need and its responses, oldest
+// first, or with needID "-" of every need (admins only). Who may see the
+// need sees its trail, the signed-in callers; the subject (the user behind
+// a change) only its buyers and admins see, and a response's values only
+// those who may read the response: its vendor, admins, and the need's
+// buyers while it is submitted. Other callers see that a response field
+// changed, not to what.
+func (s *Service) AuditTrail(ctx context.Context, needID string, pageSize int, pageToken string) ([]audit.Entry, string, error) {
+	p := identity.FromContext(ctx)
+	if err := requireAuthenticated(p); err != nil {
+		return nil, "", err
+	}
+	var v errdefs.Violations
+	switch {
+	case pageSize == 0:
+		pageSize = DefaultPageSize
+	case pageSize < 0 || pageSize > MaxAuditPageSize:
+		v.Add("page_size", "must be between 0 and %d, got %d", MaxAuditPageSize, pageSize)
+	}
+	if needID != "-" && !validID(needID) {
+		v.Add("parent", `must be needs/{id} or "needs/-"`)
+	}
+	if err := v.Err(); err != nil {
+		return nil, "", err
+	}
+	q := audit.Query{Resource: "needs/" + needID, Children: true, Limit: pageSize + 1}
+	var n *Need
+	if needID == "-" {
+		if !p.IsAdmin() {
+			return nil, "", errdefs.PermissionDenied(`only admins read the audit trail of every need ("needs/-")`)
+		}
+		q.Resource = "needs"
+	} else {
+		var err error
+		if n, err = s.store.Get(ctx, needID); err != nil {
+			return nil, "", err
+		}
+		if !canSee(p, n) {
+			return nil, "", notFound(needID)
+		}
+	}
+	if pageToken != "" {
+		var tok auditToken
+		if err := pagetoken.Decode(pageToken, &tok); err != nil || tok.Parent != needID {
+			return nil, "", errdefs.Invalid("page_token", "is not a token this service issued for this parent")
+		}
+		q.After = &audit.Cursor{Time: time.UnixMicro(tok.Time).UTC(), Resource: tok.Resource, Seq: tok.Seq}
+	}
+	es, err := s.store.AuditTrail(ctx, q)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(es) > pageSize {
+		es = es[:pageSize]
+		last := es[len(es)-1]
+		if next, err = pagetoken.Encode(auditToken{Time: last.Time.UnixMicro(), Resource: last.Resource, Seq: last.Seq, Parent: needID}); err != nil {
+			return nil, "", err
+		}
+	}
+	if p.IsAdmin() {
+		return es, next, nil
+	}
+	// n is set: only admins list across needs.
+	readable := map[string]bool{}
+	for i := range es {
+		e := &es[i]
+		if !isBuyerOf(p, n) {
+			e.Actor.Subject = ""
+		}
+		vendor, ok := strings.CutPrefix(e.Resource, "needs/"+n.ID+"/responses/")
+		if !ok {
+			continue
+		}
+		may, seen := readable[vendor]
+		if !seen {
+			may = s.mayReadResponse(ctx, p, n, vendor)
+			readable[vendor] = may
+		}
+		if !may {
+			e.Redact()
+		}
+	}
+	return es, next, nil
+}
+
+// mayReadResponse applies GetResponse's rule to the response as it is now;
+// a response that is gone (or unreadable for an outage) is shown to its
+// vendor only.
+func (s *Service) mayReadResponse(ctx context.Context, p identity.Principal, n *Need, vendor string) bool {
+	if p.Has(identity.RoleVendor) && p.Org == vendor {
+		return true
+	}
+	if !isBuyerOf(p, n) {
+		return false
+	}
+	r, err := s.store.GetResponse(ctx, n.ID, vendor)
+	return err == nil && r.State == ResponseSubmitted
+}
