@@ -96,6 +96,10 @@ type Config struct {
 	// issuer, whose key anyone who can read the data directory can use to
 	// mint an admin token. For tests and trials on one machine only.
 	UnsafeDevIssuer bool `env:"GOVMATCH_UNSAFE_DEV_ISSUER, default=false"`
+	// noAudit leaves the audit trail out, for the benchmark that measures
+	// what it costs; no setting reaches it, since procurement law wants
+	// every change recorded.
+	noAudit bool
 	// DevIssuerURL is the "iss" of development tokens.
 	DevIssuerURL string `env:"GOVMATCH_DEV_ISSUER_URL, default=http://localhost:8080/dev-issuer"`
 	// RateLimit is how many API requests per second one client (address or

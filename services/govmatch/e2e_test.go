@@ -29,6 +29,10 @@ type system struct {
 	issuer *auth.DevIssuer
 }
 
+// testNoAudit in startMonolith's extraEnv, "true", starts the system
+// without its audit trail (Config.noAudit).
+const testNoAudit = "test:no-audit"
+
 // startMonolith runs the whole system in this test process, on free
 // ports, against SQLite in a temp dir or PostgreSQL when dsn is set.
 func startMonolith(t testing.TB, dsn string, demo bool, extraEnv ...string) *system {
@@ -51,10 +55,13 @@ func startMonolith(t testing.TB, dsn string, demo bool, extraEnv ...string) *sys
 	for i := 0; i+1 < len(extraEnv); i += 2 {
 		env[extraEnv[i]] = extraEnv[i+1]
 	}
+	noAudit := env[testNoAudit] == "true"
+	delete(env, testNoAudit)
 	cfg, err := loadConfig(context.Background(), envconfig.MapLookuper(env))
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.noAudit = noAudit
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan listening, 1)
 	done := make(chan error, 1)

@@ -365,13 +365,21 @@ type eventSource interface {
 // embedded SQLite file; both apply their migrations.
 func openNeedsStore(ctx context.Context, cfg Config) (needsStore, error) {
 	if cfg.DatabaseURL != "" {
-		s, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.WithEvents(needevents.Recorder{}), postgres.WithAudit())
+		opts := []postgres.Option{postgres.WithEvents(needevents.Recorder{})}
+		if !cfg.noAudit {
+			opts = append(opts, postgres.WithAudit())
+		}
+		s, err := postgres.Open(ctx, cfg.DatabaseURL, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("needs store (postgres): %w", err)
 		}
 		return s, nil
 	}
-	s, err := sqlite.Open(ctx, cfg.sqlitePath("needs"), sqlite.WithEvents(needevents.Recorder{}), sqlite.WithAudit())
+	opts := []sqlite.Option{sqlite.WithEvents(needevents.Recorder{})}
+	if !cfg.noAudit {
+		opts = append(opts, sqlite.WithAudit())
+	}
+	s, err := sqlite.Open(ctx, cfg.sqlitePath("needs"), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("needs store (sqlite): %w", err)
 	}
@@ -390,13 +398,21 @@ type vendorsStore interface {
 // file.
 func openVendorsStore(ctx context.Context, cfg Config) (vendorsStore, error) {
 	if cfg.DatabaseURL != "" {
-		s, err := vendorspg.Open(ctx, cfg.DatabaseURL, vendorspg.WithEvents(vendorevents.Recorder{}), vendorspg.WithAudit())
+		opts := []vendorspg.Option{vendorspg.WithEvents(vendorevents.Recorder{})}
+		if !cfg.noAudit {
+			opts = append(opts, vendorspg.WithAudit())
+		}
+		s, err := vendorspg.Open(ctx, cfg.DatabaseURL, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("vendors store (postgres): %w", err)
 		}
 		return s, nil
 	}
-	s, err := vendorssqlite.Open(ctx, cfg.sqlitePath("vendors"), vendorssqlite.WithEvents(vendorevents.Recorder{}), vendorssqlite.WithAudit())
+	opts := []vendorssqlite.Option{vendorssqlite.WithEvents(vendorevents.Recorder{})}
+	if !cfg.noAudit {
+		opts = append(opts, vendorssqlite.WithAudit())
+	}
+	s, err := vendorssqlite.Open(ctx, cfg.sqlitePath("vendors"), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("vendors store (sqlite): %w", err)
 	}

@@ -71,8 +71,50 @@ func viewFromProto(r pageRequest) (int, error) {
 	return 0, errdefs.Invalid("view", "must be MATCH_VIEW_BASIC or MATCH_VIEW_FULL, got %d", r.GetView())
 }
 
+// Limits on a filter. Every value is normalised and checked against the
+// candidates, so an unbounded list would make a small request expensive to
+// rank. The limits are the registries' own for their list filters and
+// tags, which no sensible filter comes near.
+const (
+	// MaxFilterValues is the most values of one repeated filter field.
+	MaxFilterValues = 20
+	// MaxFilterValueLen is the most characters of one value: longer than
+	// any region code, region name or certification tag.
+	MaxFilterValueLen = 64
+)
+
+// checkFilterLimits bounds the lists of a filter before anything reads
+// them.
+func checkFilterLimits(f *matchingv1.MatchFilter) error {
+	var v errdefs.Violations
+	lists := []struct {
+		field  string
+		n      int
+		values []string
+	}{
+		{"filter.vendor_kinds", len(f.GetVendorKinds()), nil},
+		{"filter.regions", len(f.GetRegions()), f.GetRegions()},
+		{"filter.certifications", len(f.GetCertifications()), f.GetCertifications()},
+	}
+	for _, l := range lists {
+		if l.n > MaxFilterValues {
+			v.Add(l.field, "at most %d values, got %d", MaxFilterValues, l.n)
+			continue
+		}
+		for i, s := range l.values {
+			if n := utf8.RuneCountInString(s); n > MaxFilterValueLen {
+				v.Add(fmt.Sprintf("%s[%d]", l.field, i), "at most %d characters, got %d", MaxFilterValueLen, n)
+			}
+		}
+	}
+	return v.Err()
+}
+
 func queryFromProto(r pageRequest) (match.Query, error) {
 	f := r.GetFilter()
+	if err := checkFilterLimits(f); err != nil {
+		return match.Query{}, err
+	}
 	q := match.Query{
 		PageSize:  int(r.GetPageSize()),
 		PageToken: r.GetPageToken(),

@@ -1,7 +1,6 @@
 package grpcserver
 
 import (
-	"strconv"
 	"time"
 
 	"google.golang.org/genproto/googleapis/type/date"
@@ -108,5 +107,3 @@ func NeedToProto(n *need.Need) *needsv1.Need {
 	}
 	return p
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }

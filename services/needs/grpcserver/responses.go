@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/govmatch/govmatch/pkg/errdefs"
+	"github.com/govmatch/govmatch/pkg/grpcx"
 	needsv1 "github.com/govmatch/govmatch/proto/govmatch/needs/v1"
 	"github.com/govmatch/govmatch/services/needs/need"
 )
@@ -86,10 +87,9 @@ func (s *Server) ListResponses(ctx context.Context, req *needsv1.ListResponsesRe
 	return out, nil
 }
 
-// ignoredResponsePaths are response fields a client may send back unchanged.
-var ignoredResponsePaths = map[string]bool{
-	"name": true, "etag": true, "vendor": true, "state": true, "create_time": true, "update_time": true,
-}
+// responseDescriptor is what update masks of responses are resolved
+// against.
+var responseDescriptor = (&needsv1.Response{}).ProtoReflect().Descriptor()
 
 // UpdateResponse implements needsv1.NeedsServiceServer.
 func (s *Server) UpdateResponse(ctx context.Context, req *needsv1.UpdateResponseRequest) (*needsv1.Response, error) {
@@ -101,15 +101,9 @@ func (s *Server) UpdateResponse(ctx context.Context, req *needsv1.UpdateResponse
 	if err != nil {
 		return nil, err
 	}
-	var mask []string
-	for _, p := range req.GetUpdateMask().GetPaths() {
-		switch {
-		case ignoredResponsePaths[p]:
-		case p == "*":
-			mask = append(mask, need.UpdatableResponseFields...)
-		default:
-			mask = append(mask, p)
-		}
+	mask, err := grpcx.UpdateMask(responseDescriptor, req.GetUpdateMask().GetPaths(), need.UpdatableResponseFields)
+	if err != nil {
+		return nil, err
 	}
 	return responseResult(s.svc.UpdateResponse(ctx, needID, vendor, responseFieldsFromProto(r), mask, r.GetEtag()))
 }

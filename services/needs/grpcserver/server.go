@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/govmatch/govmatch/pkg/errdefs"
+	"github.com/govmatch/govmatch/pkg/grpcx"
 	needsv1 "github.com/govmatch/govmatch/proto/govmatch/needs/v1"
 	"github.com/govmatch/govmatch/services/needs/need"
 )
@@ -116,47 +117,14 @@ func (s *Server) UpdateNeed(ctx context.Context, req *needsv1.UpdateNeedRequest)
 	return NeedToProto(n), nil
 }
 
-// ignoredPaths are the fields of a need a client may send in an update
-// body without meaning to change them.
-var ignoredPaths = map[string]bool{
-	"name": true, "etag": true, "owner_organization": true, "co_buyer_organizations": true,
-	"state": true, "close_reason": true, "award": true, "create_time": true,
-	"update_time": true, "publish_time": true, "close_time": true,
-}
+// needDescriptor is what update masks of needs are resolved against.
+var needDescriptor = (&needsv1.Need{}).ProtoReflect().Descriptor()
 
 // maskPaths maps update_mask paths to domain field names. Sub-paths of the
 // two message fields ("estimated_budget.min_eur") update the whole message,
 // which keeps the range check over both bounds meaningful.
 func maskPaths(paths []string) ([]string, error) {
-	var v errdefs.Violations
-	out := make([]string, 0, len(paths))
-	for i, p := range paths {
-		root, _, _ := strings.Cut(p, ".")
-		switch {
-		case ignoredPaths[p]:
-			// Identity, concurrency token and output-only fields: a client
-			// may send back the resource it read (AIP-203).
-		case p == "*":
-			out = append(out, need.UpdatableFields...)
-		case strings.Contains(p, ".") && root != need.FieldBudget && root != need.FieldTimeline:
-			v.Add("update_mask.paths["+itoa(i)+"]", "%q is not an updatable field", p)
-		default:
-			out = append(out, root)
-		}
-	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	// A path may appear twice after folding sub-paths; once is enough.
-	seen := make(map[string]bool, len(out))
-	uniq := out[:0]
-	for _, p := range out {
-		if !seen[p] {
-			seen[p] = true
-			uniq = append(uniq, p)
-		}
-	}
-	return uniq, nil
+	return grpcx.UpdateMask(needDescriptor, paths, need.UpdatableFields, need.FieldBudget, need.FieldTimeline)
 }
 
 // DeleteNeed implements needsv1.NeedsServiceServer.

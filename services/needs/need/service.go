@@ -18,8 +18,9 @@ import (
 // who may do it. Every method takes the caller from the context
 // (identity.FromContext).
 type Service struct {
-	store Store
-	now   func() time.Time
+	store     Store
+	now       func() time.Time
+	scopedIDs bool
 }
 
 // Option changes a Service; tests use it to fix the clock.
@@ -27,6 +28,12 @@ type Option func(*Service)
 
 // WithClock makes the service read time from now.
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithOrgScopedIDs makes a need_id that a caller chooses begin with its
+// organisation's id and a hyphen ("stadt-giessen-terminbuchung"), so that
+// the ids of different organisations cannot collide; see Create for why.
+// It is an option only until the demo data and clients use such ids.
+func WithOrgScopedIDs() Option { return func(s *Service) { s.scopedIDs = true } }
 
 // NewService returns a Service on store.
 func NewService(store Store, opts ...Option) *Service {
@@ -77,18 +84,35 @@ func canSee(p identity.Principal, n *Need) bool {
 
 // Create stores a new draft owned by the caller's buyer organisation. id is
 // optional; when empty a UUID is generated.
+//
+// A chosen id that is taken fails with ErrAlreadyExists, with the same
+// message whoever holds it and in whatever state. That is still an answer a
+// free id does not get, so in one namespace shared by all organisations it
+// tells a buyer that a need it cannot read (another organisation's draft:
+// Get says not found) holds the id, and chosen ids are meaningful words.
+// No answer can hide that while the create of a free id succeeds; only
+// keeping organisations out of each other's ids can, which
+// WithOrgScopedIDs does: then every id a caller may choose is its own
+// organisation's, and a collision reveals only a need its members can read.
+// Responses need no such rule (their id is the caller's own vendor), nor do
+// vendors (profiles are public).
 func (s *Service) Create(ctx context.Context, f Fields, id string) (*Need, error) {
 	p := identity.FromContext(ctx)
 	if err := requireBuyer(p); err != nil {
 		return nil, err
 	}
 	var v errdefs.Violations
-	if id != "" && !needIDPattern.MatchString(id) {
+	switch {
+	case id == "":
+	case !needIDPattern.MatchString(id):
 		v.Add("need_id", "must be 3 to 63 characters of a-z, 0-9 and '-', starting with a letter")
+	case s.scopedIDs && !strings.HasPrefix(id, p.Org+"-"):
+		v.Add("need_id", "must begin with your organisation's id and a hyphen, %q", p.Org+"-")
 	}
 	if !f.ResponseDeadline.IsZero() {
 		v.Add(fieldPrefix+FieldResponseDeadline, "is set by PublishNeed, not on create")
 	}
+	f = f.Clone() // normalize rewrites lists in place; the caller's stay its own
 	normalize(&f, UpdatableFields, &v)
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -118,7 +142,10 @@ func (s *Service) Create(ctx context.Context, f Fields, id string) (*Need, error
 
 // Update changes the named fields of a need owned by the caller's
 // organisation. Drafts and published needs can be edited; later states are
-// a public record and read-only.
+// a public record and read-only. The response deadline changes only while
+// the need is published; a named deadline equal to the current one is no
+// change and accepted in any editable state, so that a mask of every field
+// ("*") works on a draft too.
 func (s *Service) Update(ctx context.Context, id string, f Fields, mask []string, etag string) (*Need, error) {
 	p := identity.FromContext(ctx)
 	if err := requireAuthenticated(p); err != nil {
@@ -139,6 +166,7 @@ func (s *Service) Update(ctx context.Context, id string, f Fields, mask []string
 	if v.Len() > 0 {
 		return nil, v.Err()
 	}
+	f = f.Clone()
 	normalize(&f, mask, &v)
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -176,12 +204,19 @@ func (s *Service) Update(ctx context.Context, id string, f Fields, mask []string
 			case FieldRequirements:
 				n.Requirements = f.Requirements
 			case FieldResponseDeadline:
+				deadline := f.ResponseDeadline.UTC().Truncate(time.Microsecond)
+				if deadline.Equal(n.ResponseDeadline) {
+					// Sent back as it is, as "*" does with a draft's
+					// (unset) deadline or a passed one: nothing changes,
+					// so there is nothing the state could forbid.
+					continue
+				}
 				if n.State != StatePublished {
 					v.Add(fieldPrefix+FieldResponseDeadline, "can only be changed while the need is published; use PublishNeed")
 					continue
 				}
 				checkDeadline(&v, fieldPrefix+FieldResponseDeadline, f.ResponseDeadline, s.clock())
-				n.ResponseDeadline = f.ResponseDeadline.UTC().Truncate(time.Microsecond)
+				n.ResponseDeadline = deadline
 			}
 		}
 		if err := v.Err(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/govmatch/govmatch/pkg/errdefs"
+	"github.com/govmatch/govmatch/pkg/grpcx"
 	vendorsv1 "github.com/govmatch/govmatch/proto/govmatch/vendors/v1"
 	"github.com/govmatch/govmatch/services/vendors/profile"
 )
@@ -142,43 +143,14 @@ func (s *Server) UpdateVendor(ctx context.Context, req *vendorsv1.UpdateVendorRe
 	return result(s.svc.Update(ctx, id, fieldsFromProto(pv), mask, pv.GetEtag()))
 }
 
-// ignoredPaths are the fields of a vendor a client may send in an update
-// body without meaning to change them (AIP-203).
-var ignoredPaths = map[string]bool{
-	"name": true, "etag": true, "owner_organization": true, "external_id": true,
-	"verification_status": true, "verification_note": true, "verify_time": true,
-	"create_time": true, "update_time": true,
-}
+// vendorDescriptor is what update masks are resolved against.
+var vendorDescriptor = (&vendorsv1.Vendor{}).ProtoReflect().Descriptor()
 
 // maskPaths maps update_mask paths to domain field names. Sub-paths of the
 // repeated message fields ("products.licence") replace the whole list:
 // list elements have no identity to update one by one.
 func maskPaths(paths []string) ([]string, error) {
-	var v errdefs.Violations
-	out := make([]string, 0, len(paths))
-	seen := make(map[string]bool, len(paths))
-	for i, p := range paths {
-		root, _, sub := strings.Cut(p, ".")
-		switch {
-		case ignoredPaths[p]:
-		case p == "*":
-			for _, f := range profile.UpdatableFields {
-				if !seen[f] {
-					seen[f] = true
-					out = append(out, f)
-				}
-			}
-		case sub && root != profile.FieldProducts && root != profile.FieldReferences:
-			v.Add("update_mask.paths["+strconv.Itoa(i)+"]", "%q is not an updatable field", p)
-		case !seen[root]:
-			seen[root] = true
-			out = append(out, root)
-		}
-	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return grpcx.UpdateMask(vendorDescriptor, paths, profile.UpdatableFields, profile.FieldProducts, profile.FieldReferences)
 }
 
 // DeleteVendor implements vendorsv1.VendorsServiceServer.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/govmatch/govmatch/pkg/errdefs"
 	"github.com/govmatch/govmatch/pkg/identity"
@@ -16,34 +17,72 @@ import (
 	"github.com/govmatch/govmatch/services/vendors/store/sqlite"
 )
 
+// TestMaskPaths: every path means the same in its proto and its JSON
+// spelling; output-only fields are rejected, naming the path, in both.
 func TestMaskPaths(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name    string
-		paths   []string
-		want    []string
-		wantErr bool
+		name  string
+		paths []string
+		want  []string
+		// wantViolations are "field: description" of the error.
+		wantViolations []string
 	}{
 		{name: "plain", paths: []string{"display_name", "cpv_codes"}, want: []string{"display_name", "cpv_codes"}},
-		{name: "sub-paths of lists fold", paths: []string{"products.licence", "products.display_name"}, want: []string{"products"}},
-		{name: "output-only and etag ignored", paths: []string{"etag", "name", "verification_status", "external_id", "kind"}, want: []string{"kind"}},
+		{name: "camelCase", paths: []string{"displayName", "cpvCodes", "regionsServed"}, want: []string{"display_name", "cpv_codes", "regions_served"}},
+		{name: "both spellings of one field", paths: []string{"founding_year", "foundingYear"}, want: []string{"founding_year"}},
+		{name: "sub-paths of lists fold", paths: []string{"products.licence", "products.display_name", "references.year"}, want: []string{"products", "references"}},
+		{name: "sub-paths in camelCase", paths: []string{"products.displayName"}, want: []string{"products"}},
+		{name: "name and etag change nothing", paths: []string{"etag", "name", "kind"}, want: []string{"kind"}},
 		{name: "wildcard", paths: []string{"*"}, want: profile.UpdatableFields},
-		{name: "sub-path of a scalar", paths: []string{"website.host"}, wantErr: true},
-		{name: "unknown passes to the domain", paths: []string{"colour"}, want: []string{"colour"}},
+		{name: "output-only, snake_case", paths: []string{"kind", "verification_status", "external_id"}, wantViolations: []string{
+			`update_mask.paths[1]: "verification_status" is output only and cannot be updated`,
+			`update_mask.paths[2]: "external_id" is output only and cannot be updated`,
+		}},
+		{name: "output-only, camelCase", paths: []string{"verificationStatus", "ownerOrganization", "verifyTime", "createTime"}, wantViolations: []string{
+			`update_mask.paths[0]: "verificationStatus" is output only and cannot be updated`,
+			`update_mask.paths[1]: "ownerOrganization" is output only and cannot be updated`,
+			`update_mask.paths[2]: "verifyTime" is output only and cannot be updated`,
+			`update_mask.paths[3]: "createTime" is output only and cannot be updated`,
+		}},
+		{name: "sub-path of a scalar", paths: []string{"website.host"}, wantViolations: []string{
+			`update_mask.paths[0]: "website.host" is not an updatable field`,
+		}},
+		{name: "unknown field", paths: []string{"colour", "DisplayName", "display-name"}, wantViolations: []string{
+			`update_mask.paths[0]: "colour" is not a field of Vendor`,
+			`update_mask.paths[1]: "DisplayName" is not a field of Vendor`,
+			`update_mask.paths[2]: "display-name" is not a field of Vendor`,
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			got, err := maskPaths(tc.paths)
-			var ve *errdefs.ValidationError
-			if tc.wantErr != errors.As(err, &ve) {
-				t.Fatalf("maskPaths(%v) error = %v, wantErr %v", tc.paths, err, tc.wantErr)
+			if diff := cmp.Diff(tc.wantViolations, violations(err)); diff != "" {
+				t.Errorf("maskPaths(%v) violations (-want +got):\n%s", tc.paths, diff)
 			}
-			if diff := cmp.Diff(tc.want, got); !tc.wantErr && diff != "" {
+			if diff := cmp.Diff(tc.want, got); err == nil && diff != "" {
 				t.Errorf("maskPaths(%v) (-want +got):\n%s", tc.paths, diff)
 			}
 		})
 	}
+}
+
+// violations lists err's field violations as "field: description", or its
+// text when it is another error.
+func violations(err error) []string {
+	var ve *errdefs.ValidationError
+	if !errors.As(err, &ve) {
+		if err != nil {
+			return []string{err.Error()}
+		}
+		return nil
+	}
+	var out []string
+	for _, v := range ve.Violations {
+		out = append(out, v.Field+": "+v.Description)
+	}
+	return out
 }
 
 // TestEnumsMatch keeps the domain's enum numbers equal to the API's, which
@@ -159,5 +198,63 @@ func TestBatchThroughServer(t *testing.T) {
 	list, err := srv.ListVendors(ctx, &vendorsv1.ListVendorsRequest{OpenSource: true, CpvCodes: []string{"72000000"}})
 	if err != nil || len(list.GetVendors()) != 1 {
 		t.Errorf("list: %v, %v", list, err)
+	}
+}
+
+// TestUpdateMaskSpellings updates through the gRPC edge into SQLite: a
+// camelCase mask changes what its snake_case twin changes, and an
+// output-only field is refused in either spelling with nothing written.
+func TestUpdateMaskSpellings(t *testing.T) {
+	t.Parallel()
+	st, err := sqlite.Open(context.Background(), ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv := New(profile.NewService(st))
+	ctx := identity.NewContext(context.Background(), identity.Principal{Subject: "a@civic", Org: "civic-code",
+		Roles: []identity.Role{identity.RoleVendor}})
+	if _, err := srv.CreateVendor(ctx, &vendorsv1.CreateVendorRequest{Vendor: &vendorsv1.Vendor{
+		DisplayName: "Civic Code e.V.", Kind: vendorsv1.Vendor_KIND_CIVIC_TECH,
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name           string
+		paths          []string
+		wantViolations []string
+		wantRemote     bool
+	}{
+		{"snake_case", []string{"remote"}, nil, true},
+		{"camelCase", []string{"foundingYear", "remote"}, nil, true},
+		{"output-only, snake_case", []string{"remote", "verification_status"}, []string{
+			`update_mask.paths[1]: "verification_status" is output only and cannot be updated`}, false},
+		{"output-only, camelCase", []string{"remote", "verificationStatus"}, []string{
+			`update_mask.paths[1]: "verificationStatus" is output only and cannot be updated`}, false},
+	}
+	for _, tt := range tests {
+		// Sequential: each case starts from remote false.
+		v, err := srv.UpdateVendor(ctx, &vendorsv1.UpdateVendorRequest{
+			Vendor: &vendorsv1.Vendor{Name: "vendors/civic-code", Remote: true, FoundingYear: 2015,
+				VerificationStatus: vendorsv1.Vendor_VERIFICATION_STATUS_VERIFIED},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: tt.paths},
+		})
+		if diff := cmp.Diff(tt.wantViolations, violations(err)); diff != "" {
+			t.Errorf("%s: violations (-want +got):\n%s", tt.name, diff)
+		}
+		got, err := srv.GetVendor(ctx, &vendorsv1.GetVendorRequest{Name: "vendors/civic-code"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.GetRemote() != tt.wantRemote || got.GetVerificationStatus() != vendorsv1.Vendor_VERIFICATION_STATUS_UNVERIFIED {
+			t.Errorf("%s: stored remote %v, %v; want remote %v, UNVERIFIED", tt.name, got.GetRemote(), got.GetVerificationStatus(), tt.wantRemote)
+		}
+		if v != nil {
+			if _, err := srv.UpdateVendor(ctx, &vendorsv1.UpdateVendorRequest{
+				Vendor: &vendorsv1.Vendor{Name: "vendors/civic-code"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"remote"}},
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }

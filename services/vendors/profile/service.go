@@ -218,7 +218,9 @@ func (s *Service) create(ctx context.Context, reqs []CreateRequest, batch bool) 
 
 // Update changes the named fields of a vendor the caller may edit. The
 // first edit by the vendor's own organisation claims the vendor: the
-// organisation becomes its owner.
+// organisation becomes its owner. An edit by anyone but an admin that
+// changes an attested field (AttestedFields) of a Verified vendor makes it
+// Unverified again.
 func (s *Service) Update(ctx context.Context, id string, f Fields, mask []string, etag string) (*Vendor, error) {
 	p := identity.FromContext(ctx)
 	if err := requireEditor(p); err != nil {
@@ -248,6 +250,7 @@ func (s *Service) Update(ctx context.Context, id string, f Fields, mask []string
 		if err := authorizeEditor(p, vd, etag); err != nil {
 			return err
 		}
+		before := vd.Fields.Clone()
 		for _, m := range mask {
 			switch m {
 			case FieldDisplayName:
@@ -286,6 +289,10 @@ func (s *Service) Update(ctx context.Context, id string, f Fields, mask []string
 		}
 		if isSelf(p, vd) {
 			vd.OwnerOrg = p.Org // the vendor claims its profile
+		}
+		if !p.IsAdmin() {
+			// An admin's own edit is checked by the one who checks.
+			resetVerification(vd, before)
 		}
 		s.touch(vd)
 		return nil

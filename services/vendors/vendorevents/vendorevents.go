@@ -9,7 +9,10 @@
 //
 //   - no vendor before: VendorCreated
 //   - no vendor after: VendorDeleted
-//   - verification status, note or time changed: VendorVerified
+//   - verification status, note or time changed: VendorVerified, unless a
+//     Verified vendor became Unverified: only an edit does that (an admin's
+//     check ends Verified or Rejected), and the edit's event carries a
+//     VerificationReset naming the attested fields that voided the check
 //   - the owner became the vendor's own organisation: VendorClaimed
 //   - anything else: VendorUpdated
 //
@@ -110,8 +113,9 @@ func ForVendor(ctx context.Context, version int64, before, after *profile.Vendor
 // changed is the event of an update.
 func changed(before, after *profile.Vendor) proto.Message {
 	v := grpcserver.ToProto(after)
-	if before.Verification != after.Verification || before.VerificationNote != after.VerificationNote ||
-		!before.VerifyTime.Equal(after.VerifyTime) {
+	reset := verificationReset(before, after)
+	if reset == nil && (before.Verification != after.Verification || before.VerificationNote != after.VerificationNote ||
+		!before.VerifyTime.Equal(after.VerifyTime)) {
 		return &vendorsv1.VendorVerified{Vendor: v}
 	}
 	fields := changedFields(before, after)
@@ -120,12 +124,25 @@ func changed(before, after *profile.Vendor) proto.Message {
 			Vendor:                    v,
 			PreviousOwnerOrganization: before.OwnerOrg,
 			ChangedFields:             &fieldmaskpb.FieldMask{Paths: fields},
+			VerificationReset:         reset,
 		}
 	}
 	if before.OwnerOrg != after.OwnerOrg {
 		fields = append(fields, FieldOwnerOrganization)
 	}
-	return &vendorsv1.VendorUpdated{Vendor: v, ChangedFields: &fieldmaskpb.FieldMask{Paths: fields}}
+	return &vendorsv1.VendorUpdated{Vendor: v, ChangedFields: &fieldmaskpb.FieldMask{Paths: fields}, VerificationReset: reset}
+}
+
+// verificationReset describes an edit that voided a verification, or is
+// nil when the write did not.
+func verificationReset(before, after *profile.Vendor) *vendorsv1.VerificationReset {
+	if before.Verification != profile.Verified || after.Verification != profile.Unverified {
+		return nil
+	}
+	return &vendorsv1.VerificationReset{
+		PreviousStatus: vendorsv1.Vendor_VERIFICATION_STATUS_VERIFIED,
+		Fields:         &fieldmaskpb.FieldMask{Paths: profile.AttestedChanges(before.Fields, after.Fields)},
+	}
 }
 
 // changedFields lists the editable fields whose values differ, in the

@@ -60,6 +60,17 @@ func TestForVendor(t *testing.T) {
 		v.Products = []profile.Product{{Name: "Termin"}}
 	})
 	handedOver := next(v1, func(v *profile.Vendor) { v.OwnerOrg = "stadt-giessen" })
+	checked := next(v1, func(v *profile.Vendor) {
+		v.Verification, v.VerificationNote, v.VerifyTime = profile.Verified, "Handelsregister geprüft", t0.Add(time.Hour)
+	})
+	renamed := next(checked, func(v *profile.Vendor) {
+		v.DisplayName, v.Certifications, v.Website = "Stadtwerk AG", []string{"iso-27001"}, "https://stadtwerk.de/"
+		v.Verification, v.VerificationNote = profile.Unverified, "Verification reset"
+	})
+	renamedByClaim := next(checked, func(v *profile.Vendor) {
+		v.OwnerOrg, v.Headquarters = v.ID, "06531005"
+		v.Verification, v.VerificationNote = profile.Unverified, "Verification reset"
+	})
 	touched := next(v1, func(*profile.Vendor) {})
 	emptied := next(v1, func(v *profile.Vendor) { v.Languages = []string{} }) // nil before: no change
 
@@ -72,6 +83,15 @@ func TestForVendor(t *testing.T) {
 	}{
 		{"created", nil, v1, 1, t0, &vendorsv1.VendorCreated{Vendor: grpcserver.ToProto(v1)}},
 		{"verified (rejected too)", v1, verified, 2, verified.UpdateTime, &vendorsv1.VendorVerified{Vendor: grpcserver.ToProto(verified)}},
+		{"verified", v1, checked, 2, checked.UpdateTime, &vendorsv1.VendorVerified{Vendor: grpcserver.ToProto(checked)}},
+		{"verification reset by an edit", checked, renamed, 3, renamed.UpdateTime, &vendorsv1.VendorUpdated{
+			Vendor: grpcserver.ToProto(renamed), ChangedFields: mask("display_name", "website", "certifications"),
+			VerificationReset: &vendorsv1.VerificationReset{
+				PreviousStatus: vendorsv1.Vendor_VERIFICATION_STATUS_VERIFIED, Fields: mask("display_name", "certifications")}}},
+		{"verification reset by a claiming edit", checked, renamedByClaim, 3, renamedByClaim.UpdateTime, &vendorsv1.VendorClaimed{
+			Vendor: grpcserver.ToProto(renamedByClaim), PreviousOwnerOrganization: "govtech-hh", ChangedFields: mask("headquarters"),
+			VerificationReset: &vendorsv1.VerificationReset{
+				PreviousStatus: vendorsv1.Vendor_VERIFICATION_STATUS_VERIFIED, Fields: mask("headquarters")}}},
 		{"claimed by an edit of the vendor's organisation", v1, claimed, 2, claimed.UpdateTime, &vendorsv1.VendorClaimed{
 			Vendor: grpcserver.ToProto(claimed), PreviousOwnerOrganization: "govtech-hh", ChangedFields: mask("website")}},
 		{"updated fields, in update_mask order", v1, edited, 2, edited.UpdateTime, &vendorsv1.VendorUpdated{

@@ -458,7 +458,8 @@ func (x *Evidence) GetPoints() float64 {
 
 // MatchFilter excludes results outright instead of scoring them. All set
 // fields combine with AND; the values of one repeated field with OR, except
-// certifications.
+// certifications. Each repeated field takes at most 20 values of at most 64
+// characters; more is INVALID_ARGUMENT naming the field.
 type MatchFilter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only vendors of these kinds.

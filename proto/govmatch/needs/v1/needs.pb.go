@@ -1125,7 +1125,12 @@ type UpdateNeedRequest struct {
 	// The need with its name and the new values. Its etag, when set, must be
 	// the current one.
 	Need *Need `protobuf:"bytes,1,opt,name=need,proto3" json:"need,omitempty"`
-	// The fields to update. Over REST it defaults to the fields in the body.
+	// The fields to update, each spelt as in proto ("problem_statement") or
+	// as in JSON ("problemStatement"); "*" updates every writable field and
+	// leaves an unchanged response deadline alone. name and etag change
+	// nothing; output-only fields are refused (INVALID_ARGUMENT naming the
+	// path). Over REST it defaults to the fields in the body, so a body holds
+	// only the fields to change, plus etag.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -92,8 +92,11 @@ type VendorUpdated struct {
 	// UpdateVendorRequest.update_mask (plus owner_organization). Empty when
 	// the write changed no value.
 	ChangedFields *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=changed_fields,json=changedFields,proto3" json:"changed_fields,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Set when the change voided an admin's verification; the vendor is
+	// VERIFICATION_STATUS_UNVERIFIED again.
+	VerificationReset *VerificationReset `protobuf:"bytes,3,opt,name=verification_reset,json=verificationReset,proto3" json:"verification_reset,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *VendorUpdated) Reset() {
@@ -140,6 +143,71 @@ func (x *VendorUpdated) GetChangedFields() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+func (x *VendorUpdated) GetVerificationReset() *VerificationReset {
+	if x != nil {
+		return x.VerificationReset
+	}
+	return nil
+}
+
+// VerificationReset says why an edit voided a verification: someone other
+// than an admin changed a field the admin had checked (display_name, kind,
+// headquarters, certifications), so the check no longer vouches for what the
+// profile says.
+type VerificationReset struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The status before the edit, VERIFICATION_STATUS_VERIFIED.
+	PreviousStatus Vendor_VerificationStatus `protobuf:"varint,1,opt,name=previous_status,json=previousStatus,proto3,enum=govmatch.vendors.v1.Vendor_VerificationStatus" json:"previous_status,omitempty"`
+	// The checked fields whose values the edit changed.
+	Fields        *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerificationReset) Reset() {
+	*x = VerificationReset{}
+	mi := &file_govmatch_vendors_v1_events_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerificationReset) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerificationReset) ProtoMessage() {}
+
+func (x *VerificationReset) ProtoReflect() protoreflect.Message {
+	mi := &file_govmatch_vendors_v1_events_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerificationReset.ProtoReflect.Descriptor instead.
+func (*VerificationReset) Descriptor() ([]byte, []int) {
+	return file_govmatch_vendors_v1_events_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *VerificationReset) GetPreviousStatus() Vendor_VerificationStatus {
+	if x != nil {
+		return x.PreviousStatus
+	}
+	return Vendor_VERIFICATION_STATUS_UNSPECIFIED
+}
+
+func (x *VerificationReset) GetFields() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
 // VendorVerified: an admin checked the vendor. The outcome, verified or
 // rejected, is vendor.verification_status, with vendor.verification_note.
 type VendorVerified struct {
@@ -152,7 +220,7 @@ type VendorVerified struct {
 
 func (x *VendorVerified) Reset() {
 	*x = VendorVerified{}
-	mi := &file_govmatch_vendors_v1_events_proto_msgTypes[2]
+	mi := &file_govmatch_vendors_v1_events_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -164,7 +232,7 @@ func (x *VendorVerified) String() string {
 func (*VendorVerified) ProtoMessage() {}
 
 func (x *VendorVerified) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_vendors_v1_events_proto_msgTypes[2]
+	mi := &file_govmatch_vendors_v1_events_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -177,7 +245,7 @@ func (x *VendorVerified) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VendorVerified.ProtoReflect.Descriptor instead.
 func (*VendorVerified) Descriptor() ([]byte, []int) {
-	return file_govmatch_vendors_v1_events_proto_rawDescGZIP(), []int{2}
+	return file_govmatch_vendors_v1_events_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *VendorVerified) GetVendor() *Vendor {
@@ -200,13 +268,15 @@ type VendorClaimed struct {
 	// The fields the claiming edit changed besides owner_organization, as in
 	// VendorUpdated.
 	ChangedFields *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=changed_fields,json=changedFields,proto3" json:"changed_fields,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Set when the claiming edit voided a verification, as in VendorUpdated.
+	VerificationReset *VerificationReset `protobuf:"bytes,4,opt,name=verification_reset,json=verificationReset,proto3" json:"verification_reset,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *VendorClaimed) Reset() {
 	*x = VendorClaimed{}
-	mi := &file_govmatch_vendors_v1_events_proto_msgTypes[3]
+	mi := &file_govmatch_vendors_v1_events_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -218,7 +288,7 @@ func (x *VendorClaimed) String() string {
 func (*VendorClaimed) ProtoMessage() {}
 
 func (x *VendorClaimed) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_vendors_v1_events_proto_msgTypes[3]
+	mi := &file_govmatch_vendors_v1_events_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -231,7 +301,7 @@ func (x *VendorClaimed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VendorClaimed.ProtoReflect.Descriptor instead.
 func (*VendorClaimed) Descriptor() ([]byte, []int) {
-	return file_govmatch_vendors_v1_events_proto_rawDescGZIP(), []int{3}
+	return file_govmatch_vendors_v1_events_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *VendorClaimed) GetVendor() *Vendor {
@@ -255,6 +325,13 @@ func (x *VendorClaimed) GetChangedFields() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+func (x *VendorClaimed) GetVerificationReset() *VerificationReset {
+	if x != nil {
+		return x.VerificationReset
+	}
+	return nil
+}
+
 // VendorDeleted: the vendor is gone. Its aggregate version is one above
 // the last version of the vendor.
 type VendorDeleted struct {
@@ -267,7 +344,7 @@ type VendorDeleted struct {
 
 func (x *VendorDeleted) Reset() {
 	*x = VendorDeleted{}
-	mi := &file_govmatch_vendors_v1_events_proto_msgTypes[4]
+	mi := &file_govmatch_vendors_v1_events_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -279,7 +356,7 @@ func (x *VendorDeleted) String() string {
 func (*VendorDeleted) ProtoMessage() {}
 
 func (x *VendorDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_vendors_v1_events_proto_msgTypes[4]
+	mi := &file_govmatch_vendors_v1_events_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -292,7 +369,7 @@ func (x *VendorDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VendorDeleted.ProtoReflect.Descriptor instead.
 func (*VendorDeleted) Descriptor() ([]byte, []int) {
-	return file_govmatch_vendors_v1_events_proto_rawDescGZIP(), []int{4}
+	return file_govmatch_vendors_v1_events_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *VendorDeleted) GetName() string {
@@ -308,16 +385,21 @@ const file_govmatch_vendors_v1_events_proto_rawDesc = "" +
 	"\n" +
 	" govmatch/vendors/v1/events.proto\x12\x13govmatch.vendors.v1\x1a google/protobuf/field_mask.proto\x1a!govmatch/vendors/v1/vendors.proto\"D\n" +
 	"\rVendorCreated\x123\n" +
-	"\x06vendor\x18\x01 \x01(\v2\x1b.govmatch.vendors.v1.VendorR\x06vendor\"\x87\x01\n" +
+	"\x06vendor\x18\x01 \x01(\v2\x1b.govmatch.vendors.v1.VendorR\x06vendor\"\xde\x01\n" +
 	"\rVendorUpdated\x123\n" +
 	"\x06vendor\x18\x01 \x01(\v2\x1b.govmatch.vendors.v1.VendorR\x06vendor\x12A\n" +
-	"\x0echanged_fields\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\rchangedFields\"E\n" +
+	"\x0echanged_fields\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\rchangedFields\x12U\n" +
+	"\x12verification_reset\x18\x03 \x01(\v2&.govmatch.vendors.v1.VerificationResetR\x11verificationReset\"\xa0\x01\n" +
+	"\x11VerificationReset\x12W\n" +
+	"\x0fprevious_status\x18\x01 \x01(\x0e2..govmatch.vendors.v1.Vendor.VerificationStatusR\x0epreviousStatus\x122\n" +
+	"\x06fields\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\x06fields\"E\n" +
 	"\x0eVendorVerified\x123\n" +
-	"\x06vendor\x18\x01 \x01(\v2\x1b.govmatch.vendors.v1.VendorR\x06vendor\"\xc7\x01\n" +
+	"\x06vendor\x18\x01 \x01(\v2\x1b.govmatch.vendors.v1.VendorR\x06vendor\"\x9e\x02\n" +
 	"\rVendorClaimed\x123\n" +
 	"\x06vendor\x18\x01 \x01(\v2\x1b.govmatch.vendors.v1.VendorR\x06vendor\x12>\n" +
 	"\x1bprevious_owner_organization\x18\x02 \x01(\tR\x19previousOwnerOrganization\x12A\n" +
-	"\x0echanged_fields\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskR\rchangedFields\"#\n" +
+	"\x0echanged_fields\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskR\rchangedFields\x12U\n" +
+	"\x12verification_reset\x18\x04 \x01(\v2&.govmatch.vendors.v1.VerificationResetR\x11verificationReset\"#\n" +
 	"\rVendorDeleted\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04nameBBZ@github.com/govmatch/govmatch/proto/govmatch/vendors/v1;vendorsv1b\x06proto3"
 
@@ -333,28 +415,34 @@ func file_govmatch_vendors_v1_events_proto_rawDescGZIP() []byte {
 	return file_govmatch_vendors_v1_events_proto_rawDescData
 }
 
-var file_govmatch_vendors_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_govmatch_vendors_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_govmatch_vendors_v1_events_proto_goTypes = []any{
-	(*VendorCreated)(nil),         // 0: govmatch.vendors.v1.VendorCreated
-	(*VendorUpdated)(nil),         // 1: govmatch.vendors.v1.VendorUpdated
-	(*VendorVerified)(nil),        // 2: govmatch.vendors.v1.VendorVerified
-	(*VendorClaimed)(nil),         // 3: govmatch.vendors.v1.VendorClaimed
-	(*VendorDeleted)(nil),         // 4: govmatch.vendors.v1.VendorDeleted
-	(*Vendor)(nil),                // 5: govmatch.vendors.v1.Vendor
-	(*fieldmaskpb.FieldMask)(nil), // 6: google.protobuf.FieldMask
+	(*VendorCreated)(nil),          // 0: govmatch.vendors.v1.VendorCreated
+	(*VendorUpdated)(nil),          // 1: govmatch.vendors.v1.VendorUpdated
+	(*VerificationReset)(nil),      // 2: govmatch.vendors.v1.VerificationReset
+	(*VendorVerified)(nil),         // 3: govmatch.vendors.v1.VendorVerified
+	(*VendorClaimed)(nil),          // 4: govmatch.vendors.v1.VendorClaimed
+	(*VendorDeleted)(nil),          // 5: govmatch.vendors.v1.VendorDeleted
+	(*Vendor)(nil),                 // 6: govmatch.vendors.v1.Vendor
+	(*fieldmaskpb.FieldMask)(nil),  // 7: google.protobuf.FieldMask
+	(Vendor_VerificationStatus)(0), // 8: govmatch.vendors.v1.Vendor.VerificationStatus
 }
 var file_govmatch_vendors_v1_events_proto_depIdxs = []int32{
-	5, // 0: govmatch.vendors.v1.VendorCreated.vendor:type_name -> govmatch.vendors.v1.Vendor
-	5, // 1: govmatch.vendors.v1.VendorUpdated.vendor:type_name -> govmatch.vendors.v1.Vendor
-	6, // 2: govmatch.vendors.v1.VendorUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	5, // 3: govmatch.vendors.v1.VendorVerified.vendor:type_name -> govmatch.vendors.v1.Vendor
-	5, // 4: govmatch.vendors.v1.VendorClaimed.vendor:type_name -> govmatch.vendors.v1.Vendor
-	6, // 5: govmatch.vendors.v1.VendorClaimed.changed_fields:type_name -> google.protobuf.FieldMask
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	6,  // 0: govmatch.vendors.v1.VendorCreated.vendor:type_name -> govmatch.vendors.v1.Vendor
+	6,  // 1: govmatch.vendors.v1.VendorUpdated.vendor:type_name -> govmatch.vendors.v1.Vendor
+	7,  // 2: govmatch.vendors.v1.VendorUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	2,  // 3: govmatch.vendors.v1.VendorUpdated.verification_reset:type_name -> govmatch.vendors.v1.VerificationReset
+	8,  // 4: govmatch.vendors.v1.VerificationReset.previous_status:type_name -> govmatch.vendors.v1.Vendor.VerificationStatus
+	7,  // 5: govmatch.vendors.v1.VerificationReset.fields:type_name -> google.protobuf.FieldMask
+	6,  // 6: govmatch.vendors.v1.VendorVerified.vendor:type_name -> govmatch.vendors.v1.Vendor
+	6,  // 7: govmatch.vendors.v1.VendorClaimed.vendor:type_name -> govmatch.vendors.v1.Vendor
+	7,  // 8: govmatch.vendors.v1.VendorClaimed.changed_fields:type_name -> google.protobuf.FieldMask
+	2,  // 9: govmatch.vendors.v1.VendorClaimed.verification_reset:type_name -> govmatch.vendors.v1.VerificationReset
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_govmatch_vendors_v1_events_proto_init() }
@@ -369,7 +457,7 @@ func file_govmatch_vendors_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_govmatch_vendors_v1_events_proto_rawDesc), len(file_govmatch_vendors_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

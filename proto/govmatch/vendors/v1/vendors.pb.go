@@ -376,9 +376,12 @@ type Vendor struct {
 	// Certifications, normalised to lower-case tags ("ISO 27001" →
 	// "iso-27001", "BSI C5" → "bsi-c5", "BITV 2.0" → "bitv-2-0"), at most 30.
 	Certifications []string `protobuf:"bytes,17,rep,name=certifications,proto3" json:"certifications,omitempty"`
-	// Whether an admin checked the vendor. Changed only by VerifyVendor.
+	// Whether an admin checked the vendor. Set by VerifyVendor. A VERIFIED
+	// vendor becomes UNVERIFIED again when anyone but an admin changes a field
+	// the admin checked: display_name, kind, headquarters or certifications.
 	VerificationStatus Vendor_VerificationStatus `protobuf:"varint,18,opt,name=verification_status,json=verificationStatus,proto3,enum=govmatch.vendors.v1.Vendor_VerificationStatus" json:"verification_status,omitempty"`
-	// The admin's note on the last verification.
+	// The admin's note on the last verification, or after a reset the reason
+	// for it.
 	VerificationNote string `protobuf:"bytes,19,opt,name=verification_note,json=verificationNote,proto3" json:"verification_note,omitempty"`
 	// When the vendor was last verified or rejected.
 	VerifyTime *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=verify_time,json=verifyTime,proto3" json:"verify_time,omitempty"`
@@ -1090,7 +1093,11 @@ type UpdateVendorRequest struct {
 	// The vendor with its name and the new values. Its etag, when set, must be
 	// the current one.
 	Vendor *Vendor `protobuf:"bytes,1,opt,name=vendor,proto3" json:"vendor,omitempty"`
-	// The fields to update. Over REST it defaults to the fields in the body.
+	// The fields to update, each spelt as in proto ("display_name") or as in
+	// JSON ("displayName"); "*" updates every writable field. name and etag
+	// change nothing; output-only fields are refused (INVALID_ARGUMENT naming
+	// the path). Over REST it defaults to the fields in the body, so a body
+	// holds only the fields to change, plus etag.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
