@@ -93,3 +93,22 @@ func TestHardeningE2E(t *testing.T) {
 		}
 	})
 }
+
+// TestHiddenDraftIDsDoNotLeak (finding 4): probing another organisation's
+// ids answers the same whether a hidden draft holds the id or not.
+func TestHiddenDraftIDsDoNotLeak(t *testing.T) {
+	t.Parallel()
+	sys := startMonolith(t, "", false)
+	giessen := sys.token(t, "stadt-giessen", identity.RoleBuyer)
+	marburg := sys.token(t, "stadt-marburg", identity.RoleBuyer)
+	sys.call(t, http.MethodPost, "/v1/needs?needId=stadt-giessen-geheim", giessen, needBody).expect(t, "draft", http.StatusOK)
+	sys.call(t, http.MethodGet, "/v1/needs/stadt-giessen-geheim", marburg, nil).expect(t, "another's draft", http.StatusNotFound)
+	taken := sys.call(t, http.MethodPost, "/v1/needs?needId=stadt-giessen-geheim", marburg, needBody)
+	free := sys.call(t, http.MethodPost, "/v1/needs?needId=stadt-giessen-frei", marburg, needBody)
+	if taken.status != http.StatusBadRequest || free.status != taken.status ||
+		strings.ReplaceAll(string(free.raw), "frei", "geheim") != string(taken.raw) {
+		t.Errorf("probe of a hidden draft: %d %s\nprobe of a free id: %d %s\nwant the same 400", taken.status, taken.raw, free.status, free.raw)
+	}
+	sys.call(t, http.MethodPost, "/v1/needs?needId=stadt-giessen-geheim", giessen, needBody).expect(t, "own taken id", http.StatusConflict)
+	sys.call(t, http.MethodPost, "/v1/needs?needId=stadt-marburg-frei", marburg, needBody).expect(t, "own prefix", http.StatusOK)
+}

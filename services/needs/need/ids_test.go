@@ -10,13 +10,13 @@ import (
 	"github.com/govmatch/govmatch/pkg/errdefs"
 )
 
-// TestOrgScopedIDs: with WithOrgScopedIDs a buyer chooses ids only in its
+// TestOrgScopedIDs: a buyer chooses ids only in its
 // own organisation's prefix, so probing another organisation's ids gets one
 // answer whether a hidden draft holds the id or not, and a collision is
 // reported only for needs the caller can read.
 func TestOrgScopedIDs(t *testing.T) {
 	t.Parallel()
-	svc := NewService(newMemStore(), WithClock(func() time.Time { return t0 }), WithOrgScopedIDs())
+	svc := NewService(newMemStore(), WithClock(func() time.Time { return t0 }))
 	if _, err := svc.Create(as(giessen), validInput, "stadt-giessen-termine"); err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,6 @@ import (
 type Service struct {
 	store     Store
 	now       func() time.Time
-	scopedIDs bool
 }
 
 // Option changes a Service; tests use it to fix the clock.
@@ -28,12 +27,6 @@ type Option func(*Service)
 
 // WithClock makes the service read time from now.
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
-
-// WithOrgScopedIDs makes a need_id that a caller chooses begin with its
-// organisation's id and a hyphen ("stadt-giessen-terminbuchung"), so that
-// the ids of different organisations cannot collide; see Create for why.
-// It is an option only until the demo data and clients use such ids.
-func WithOrgScopedIDs() Option { return func(s *Service) { s.scopedIDs = true } }
 
 // NewService returns a Service on store.
 func NewService(store Store, opts ...Option) *Service {
@@ -91,9 +84,11 @@ func canSee(p identity.Principal, n *Need) bool {
 // tells a buyer that a need it cannot read (another organisation's draft:
 // Get says not found) holds the id, and chosen ids are meaningful words.
 // No answer can hide that while the create of a free id succeeds; only
-// keeping organisations out of each other's ids can, which
-// WithOrgScopedIDs does: then every id a caller may choose is its own
-// organisation's, and a collision reveals only a need its members can read.
+// keeping organisations out of each other's ids can: a chosen id begins
+// with the caller's organisation id and a hyphen
+// ("stadt-giessen-terminbuchung"), so every id a caller may choose is its
+// own organisation's, and a collision reveals only a need its members can
+// read.
 // Responses need no such rule (their id is the caller's own vendor), nor do
 // vendors (profiles are public).
 func (s *Service) Create(ctx context.Context, f Fields, id string) (*Need, error) {
@@ -106,7 +101,7 @@ func (s *Service) Create(ctx context.Context, f Fields, id string) (*Need, error
 	case id == "":
 	case !needIDPattern.MatchString(id):
 		v.Add("need_id", "must be 3 to 63 characters of a-z, 0-9 and '-', starting with a letter")
-	case s.scopedIDs && !strings.HasPrefix(id, p.Org+"-"):
+	case !strings.HasPrefix(id, p.Org+"-"):
 		v.Add("need_id", "must begin with your organisation's id and a hyphen, %q", p.Org+"-")
 	}
 	if !f.ResponseDeadline.IsZero() {
