@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -180,4 +181,56 @@ func TestNeedAuditTrailREST(t *testing.T) {
 		t.Errorf("export as pdf: %d %s", r.status, r.raw)
 	}
 	t.Logf("CSV export, %d rows:\n%s", len(rows), csvOut.raw[:min(600, len(csvOut.raw))])
+}
+
+// TestVendorAuditTrailREST: a vendor's history, verification reset
+// included, for those who may edit it.
+func TestVendorAuditTrailREST(t *testing.T) {
+	t.Parallel()
+	sys := startMonolith(t, "", false)
+	terminfix := sys.token(t, "terminfix", identity.RoleVendor)
+	admin := sys.token(t, "govmatch", identity.RoleAdmin)
+	sys.call(t, http.MethodPost, "/v1/vendors", terminfix, vendorBody("Terminfix")).expect(t, "vendor", http.StatusOK)
+	sys.call(t, http.MethodPost, "/v1/vendors/terminfix:verify", admin, map[string]any{"status": "VERIFICATION_STATUS_VERIFIED"}).expect(t, "verify", http.StatusOK)
+	sys.call(t, http.MethodPatch, "/v1/vendors/terminfix?updateMask=displayName", terminfix, map[string]any{"displayName": "Termin AG"}).expect(t, "rename", http.StatusOK)
+
+	r := sys.call(t, http.MethodGet, "/v1/vendors/terminfix/auditEntries", terminfix, nil).expect(t, "trail", http.StatusOK)
+	var got struct {
+		AuditEntries []struct {
+			Method  string
+			Actor   struct{ Organization string }
+			Changes []struct {
+				Field         string
+				Before, After any
+			}
+		}
+	}
+	if err := json.Unmarshal(r.raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	var summary []string
+	for _, e := range got.AuditEntries {
+		var fields []string
+		for _, c := range e.Changes {
+			if c.Field == "display_name" || c.Field == "verification" {
+				fields = append(fields, fmt.Sprintf("%s %v→%v", c.Field, c.Before, c.After))
+			}
+		}
+		summary = append(summary, e.Method[strings.LastIndex(e.Method, "/")+1:]+" by "+e.Actor.Organization+": "+strings.Join(fields, ", "))
+	}
+	want := []string{
+		"CreateVendor by terminfix: display_name <nil>→Terminfix, verification <nil>→UNVERIFIED",
+		"VerifyVendor by govmatch: verification UNVERIFIED→VERIFIED",
+		"UpdateVendor by terminfix: display_name Terminfix→Termin AG, verification VERIFIED→UNVERIFIED",
+	}
+	if diff := cmp.Diff(want, summary); diff != "" {
+		t.Errorf("trail (-want +got):\n%s\n%s", diff, r.raw)
+	}
+	sys.call(t, http.MethodGet, "/v1/vendors/terminfix/auditEntries", sys.token(t, "andere-firma", identity.RoleVendor), nil).expect(t, "another vendor", http.StatusForbidden)
+	sys.call(t, http.MethodGet, "/v1/vendors/terminfix/auditEntries", "", nil).expect(t, "anonymous", http.StatusUnauthorized)
+	sys.call(t, http.MethodGet, "/v1/vendors/-/auditEntries", terminfix, nil).expect(t, "every vendor, not admin", http.StatusForbidden)
+	all := sys.call(t, http.MethodGet, "/v1/vendors/-/auditEntries", admin, nil).expect(t, "every vendor", http.StatusOK)
+	if n := len(all.body["auditEntries"].([]any)); n != 3 {
+		t.Errorf("admin's trail of every vendor: %d entries, want 3", n)
+	}
 }

@@ -3,25 +3,14 @@ package need
 import (
 	"context"
 	"strings"
-	"time"
 
 	"github.com/govmatch/govmatch/pkg/audit"
 	"github.com/govmatch/govmatch/pkg/errdefs"
 	"github.com/govmatch/govmatch/pkg/identity"
-	"github.com/govmatch/govmatch/pkg/pagetoken"
 )
 
-// MaxAuditPageSize bounds a page of audit entries; an export reads page
-// after page of it.
-const MaxAuditPageSize = 1000
-
-// auditToken is the position after the last entry of a page.
-type auditToken struct {
-	Time     int64  `json:"t"`
-	Resource string `json:"r"`
-	Seq      int64  `json:"s"`
-	Parent   string `json:"p"`
-}
+// MaxAuditPageSize bounds a page of audit entries.
+const MaxAuditPageSize = audit.MaxPageSize
 
 // AuditTrail lists the audit trail of a need and its responses, oldest
 // first, or with needID "-" of every need (admins only). Who may see the
@@ -35,20 +24,10 @@ func (s *Service) AuditTrail(ctx context.Context, needID string, pageSize int, p
 	if err := requireAuthenticated(p); err != nil {
 		return nil, "", err
 	}
-	var v errdefs.Violations
-	switch {
-	case pageSize == 0:
-		pageSize = DefaultPageSize
-	case pageSize < 0 || pageSize > MaxAuditPageSize:
-		v.Add("page_size", "must be between 0 and %d, got %d", MaxAuditPageSize, pageSize)
-	}
 	if needID != "-" && !validID(needID) {
-		v.Add("parent", `must be needs/{id} or "needs/-"`)
+		return nil, "", errdefs.Invalid("parent", `must be needs/{id} or "needs/-"`)
 	}
-	if err := v.Err(); err != nil {
-		return nil, "", err
-	}
-	q := audit.Query{Resource: "needs/" + needID, Children: true, Limit: pageSize + 1}
+	q := audit.Query{Resource: "needs/" + needID, Children: true}
 	var n *Need
 	if needID == "-" {
 		if !p.IsAdmin() {
@@ -64,24 +43,9 @@ func (s *Service) AuditTrail(ctx context.Context, needID string, pageSize int, p
 			return nil, "", notFound(needID)
 		}
 	}
-	if pageToken != "" {
-		var tok auditToken
-		if err := pagetoken.Decode(pageToken, &tok); err != nil || tok.Parent != needID {
-			return nil, "", errdefs.Invalid("page_token", "is not a token this service issued for this parent")
-		}
-		q.After = &audit.Cursor{Time: time.UnixMicro(tok.Time).UTC(), Resource: tok.Resource, Seq: tok.Seq}
-	}
-	es, err := s.store.AuditTrail(ctx, q)
+	es, next, err := audit.ReadPage(ctx, s.store.AuditTrail, q, needID, pageSize, pageToken)
 	if err != nil {
 		return nil, "", err
-	}
-	next := ""
-	if len(es) > pageSize {
-		es = es[:pageSize]
-		last := es[len(es)-1]
-		if next, err = pagetoken.Encode(auditToken{Time: last.Time.UnixMicro(), Resource: last.Resource, Seq: last.Seq, Parent: needID}); err != nil {
-			return nil, "", err
-		}
 	}
 	if p.IsAdmin() {
 		return es, next, nil

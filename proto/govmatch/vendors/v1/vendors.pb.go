@@ -7,6 +7,7 @@
 package vendorsv1
 
 import (
+	v1 "github.com/govmatch/govmatch/proto/govmatch/audit/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -1147,6 +1148,126 @@ func (x *UpdateVendorRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+// Request of VendorsService.ListVendorAuditEntries.
+type ListVendorAuditEntriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The vendor, "vendors/{vendor}", or "vendors/-" for every vendor
+	// (admins).
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// At most this many entries, 1 to 1000; 0 means 20.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token of the page to read, from a previous call's next_page_token.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListVendorAuditEntriesRequest) Reset() {
+	*x = ListVendorAuditEntriesRequest{}
+	mi := &file_govmatch_vendors_v1_vendors_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListVendorAuditEntriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListVendorAuditEntriesRequest) ProtoMessage() {}
+
+func (x *ListVendorAuditEntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_govmatch_vendors_v1_vendors_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListVendorAuditEntriesRequest.ProtoReflect.Descriptor instead.
+func (*ListVendorAuditEntriesRequest) Descriptor() ([]byte, []int) {
+	return file_govmatch_vendors_v1_vendors_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListVendorAuditEntriesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListVendorAuditEntriesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListVendorAuditEntriesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Response of VendorsService.ListVendorAuditEntries.
+type ListVendorAuditEntriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entries of this page, oldest first (by time, resource, sequence).
+	AuditEntries []*v1.AuditEntry `protobuf:"bytes,1,rep,name=audit_entries,json=auditEntries,proto3" json:"audit_entries,omitempty"`
+	// Token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListVendorAuditEntriesResponse) Reset() {
+	*x = ListVendorAuditEntriesResponse{}
+	mi := &file_govmatch_vendors_v1_vendors_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListVendorAuditEntriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListVendorAuditEntriesResponse) ProtoMessage() {}
+
+func (x *ListVendorAuditEntriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_govmatch_vendors_v1_vendors_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListVendorAuditEntriesResponse.ProtoReflect.Descriptor instead.
+func (*ListVendorAuditEntriesResponse) Descriptor() ([]byte, []int) {
+	return file_govmatch_vendors_v1_vendors_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListVendorAuditEntriesResponse) GetAuditEntries() []*v1.AuditEntry {
+	if x != nil {
+		return x.AuditEntries
+	}
+	return nil
+}
+
+func (x *ListVendorAuditEntriesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // Request of VendorsService.DeleteVendor.
 type DeleteVendorRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1160,7 +1281,7 @@ type DeleteVendorRequest struct {
 
 func (x *DeleteVendorRequest) Reset() {
 	*x = DeleteVendorRequest{}
-	mi := &file_govmatch_vendors_v1_vendors_proto_msgTypes[8]
+	mi := &file_govmatch_vendors_v1_vendors_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +1293,7 @@ func (x *DeleteVendorRequest) String() string {
 func (*DeleteVendorRequest) ProtoMessage() {}
 
 func (x *DeleteVendorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_vendors_v1_vendors_proto_msgTypes[8]
+	mi := &file_govmatch_vendors_v1_vendors_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +1306,7 @@ func (x *DeleteVendorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVendorRequest.ProtoReflect.Descriptor instead.
 func (*DeleteVendorRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_vendors_v1_vendors_proto_rawDescGZIP(), []int{8}
+	return file_govmatch_vendors_v1_vendors_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeleteVendorRequest) GetName() string {
@@ -1216,7 +1337,7 @@ type BatchCreateVendorsRequest struct {
 
 func (x *BatchCreateVendorsRequest) Reset() {
 	*x = BatchCreateVendorsRequest{}
-	mi := &file_govmatch_vendors_v1_vendors_proto_msgTypes[9]
+	mi := &file_govmatch_vendors_v1_vendors_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1228,7 +1349,7 @@ func (x *BatchCreateVendorsRequest) String() string {
 func (*BatchCreateVendorsRequest) ProtoMessage() {}
 
 func (x *BatchCreateVendorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_vendors_v1_vendors_proto_msgTypes[9]
+	mi := &file_govmatch_vendors_v1_vendors_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1241,7 +1362,7 @@ func (x *BatchCreateVendorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchCreateVendorsRequest.ProtoReflect.Descriptor instead.
 func (*BatchCreateVendorsRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_vendors_v1_vendors_proto_rawDescGZIP(), []int{9}
+	return file_govmatch_vendors_v1_vendors_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *BatchCreateVendorsRequest) GetRequests() []*CreateVendorRequest {
@@ -1270,7 +1391,7 @@ type BatchCreateVendorsResponse struct {
 
 func (x *BatchCreateVendorsResponse) Reset() {
 	*x = BatchCreateVendorsResponse{}
-	mi := &file_govmatch_vendors_v1_vendors_proto_msgTypes[10]
+	mi := &file_govmatch_vendors_v1_vendors_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1282,7 +1403,7 @@ func (x *BatchCreateVendorsResponse) String() string {
 func (*BatchCreateVendorsResponse) ProtoMessage() {}
 
 func (x *BatchCreateVendorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_vendors_v1_vendors_proto_msgTypes[10]
+	mi := &file_govmatch_vendors_v1_vendors_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1295,7 +1416,7 @@ func (x *BatchCreateVendorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchCreateVendorsResponse.ProtoReflect.Descriptor instead.
 func (*BatchCreateVendorsResponse) Descriptor() ([]byte, []int) {
-	return file_govmatch_vendors_v1_vendors_proto_rawDescGZIP(), []int{10}
+	return file_govmatch_vendors_v1_vendors_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *BatchCreateVendorsResponse) GetVendors() []*Vendor {
@@ -1322,7 +1443,7 @@ type VerifyVendorRequest struct {
 
 func (x *VerifyVendorRequest) Reset() {
 	*x = VerifyVendorRequest{}
-	mi := &file_govmatch_vendors_v1_vendors_proto_msgTypes[11]
+	mi := &file_govmatch_vendors_v1_vendors_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1334,7 +1455,7 @@ func (x *VerifyVendorRequest) String() string {
 func (*VerifyVendorRequest) ProtoMessage() {}
 
 func (x *VerifyVendorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_govmatch_vendors_v1_vendors_proto_msgTypes[11]
+	mi := &file_govmatch_vendors_v1_vendors_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1347,7 +1468,7 @@ func (x *VerifyVendorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyVendorRequest.ProtoReflect.Descriptor instead.
 func (*VerifyVendorRequest) Descriptor() ([]byte, []int) {
-	return file_govmatch_vendors_v1_vendors_proto_rawDescGZIP(), []int{11}
+	return file_govmatch_vendors_v1_vendors_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *VerifyVendorRequest) GetName() string {
@@ -1382,7 +1503,7 @@ var File_govmatch_vendors_v1_vendors_proto protoreflect.FileDescriptor
 
 const file_govmatch_vendors_v1_vendors_proto_rawDesc = "" +
 	"\n" +
-	"!govmatch/vendors/v1/vendors.proto\x12\x13govmatch.vendors.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe6\f\n" +
+	"!govmatch/vendors/v1/vendors.proto\x12\x13govmatch.vendors.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dgovmatch/audit/v1/audit.proto\"\xe6\f\n" +
 	"\x06Vendor\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12&\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x03\xe0A\x02R\vdisplayName\x129\n" +
@@ -1492,7 +1613,16 @@ const file_govmatch_vendors_v1_vendors_proto_rawDesc = "" +
 	"\x13UpdateVendorRequest\x128\n" +
 	"\x06vendor\x18\x01 \x01(\v2\x1b.govmatch.vendors.v1.VendorB\x03\xe0A\x02R\x06vendor\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"Y\n" +
+	"updateMask\"\x8f\x01\n" +
+	"\x1dListVendorAuditEntriesRequest\x122\n" +
+	"\x06parent\x18\x01 \x01(\tB\x1a\xe0A\x02\xfaA\x14\n" +
+	"\x12govmatch.eu/VendorR\x06parent\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x8c\x01\n" +
+	"\x1eListVendorAuditEntriesResponse\x12B\n" +
+	"\raudit_entries\x18\x01 \x03(\v2\x1d.govmatch.audit.v1.AuditEntryR\fauditEntries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"Y\n" +
 	"\x13DeleteVendorRequest\x12.\n" +
 	"\x04name\x18\x01 \x01(\tB\x1a\xe0A\x02\xfaA\x14\n" +
 	"\x12govmatch.eu/VendorR\x04name\x12\x12\n" +
@@ -1507,12 +1637,13 @@ const file_govmatch_vendors_v1_vendors_proto_rawDesc = "" +
 	"\x12govmatch.eu/VendorR\x04name\x12K\n" +
 	"\x06status\x18\x02 \x01(\x0e2..govmatch.vendors.v1.Vendor.VerificationStatusB\x03\xe0A\x02R\x06status\x12\x12\n" +
 	"\x04note\x18\x03 \x01(\tR\x04note\x12\x12\n" +
-	"\x04etag\x18\x04 \x01(\tR\x04etag2\xfa\x06\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag2\xab\b\n" +
 	"\x0eVendorsService\x12m\n" +
 	"\tGetVendor\x12%.govmatch.vendors.v1.GetVendorRequest\x1a\x1b.govmatch.vendors.v1.Vendor\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=vendors/*}\x12u\n" +
 	"\vListVendors\x12'.govmatch.vendors.v1.ListVendorsRequest\x1a(.govmatch.vendors.v1.ListVendorsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/vendors\x12r\n" +
 	"\fCreateVendor\x12(.govmatch.vendors.v1.CreateVendorRequest\x1a\x1b.govmatch.vendors.v1.Vendor\"\x1b\x82\xd3\xe4\x93\x02\x15:\x06vendor\"\v/v1/vendors\x12\x82\x01\n" +
-	"\fUpdateVendor\x12(.govmatch.vendors.v1.UpdateVendorRequest\x1a\x1b.govmatch.vendors.v1.Vendor\"+\x82\xd3\xe4\x93\x02%:\x06vendor2\x1b/v1/{vendor.name=vendors/*}\x12n\n" +
+	"\fUpdateVendor\x12(.govmatch.vendors.v1.UpdateVendorRequest\x1a\x1b.govmatch.vendors.v1.Vendor\"+\x82\xd3\xe4\x93\x02%:\x06vendor2\x1b/v1/{vendor.name=vendors/*}\x12\xae\x01\n" +
+	"\x16ListVendorAuditEntries\x122.govmatch.vendors.v1.ListVendorAuditEntriesRequest\x1a3.govmatch.vendors.v1.ListVendorAuditEntriesResponse\"+\x82\xd3\xe4\x93\x02%\x12#/v1/{parent=vendors/*}/auditEntries\x12n\n" +
 	"\fDeleteVendor\x12(.govmatch.vendors.v1.DeleteVendorRequest\x1a\x16.google.protobuf.Empty\"\x1c\x82\xd3\xe4\x93\x02\x16*\x14/v1/{name=vendors/*}\x12\x99\x01\n" +
 	"\x12BatchCreateVendors\x12..govmatch.vendors.v1.BatchCreateVendorsRequest\x1a/.govmatch.vendors.v1.BatchCreateVendorsResponse\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/vendors:batchCreate\x12}\n" +
 	"\fVerifyVendor\x12(.govmatch.vendors.v1.VerifyVendorRequest\x1a\x1b.govmatch.vendors.v1.Vendor\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/{name=vendors/*}:verifyBBZ@github.com/govmatch/govmatch/proto/govmatch/vendors/v1;vendorsv1b\x06proto3"
@@ -1530,28 +1661,31 @@ func file_govmatch_vendors_v1_vendors_proto_rawDescGZIP() []byte {
 }
 
 var file_govmatch_vendors_v1_vendors_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_govmatch_vendors_v1_vendors_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_govmatch_vendors_v1_vendors_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_govmatch_vendors_v1_vendors_proto_goTypes = []any{
-	(Vendor_Kind)(0),                   // 0: govmatch.vendors.v1.Vendor.Kind
-	(Vendor_SizeBand)(0),               // 1: govmatch.vendors.v1.Vendor.SizeBand
-	(Vendor_VerificationStatus)(0),     // 2: govmatch.vendors.v1.Vendor.VerificationStatus
-	(Product_Maturity)(0),              // 3: govmatch.vendors.v1.Product.Maturity
-	(Product_Hosting)(0),               // 4: govmatch.vendors.v1.Product.Hosting
-	(*Vendor)(nil),                     // 5: govmatch.vendors.v1.Vendor
-	(*Product)(nil),                    // 6: govmatch.vendors.v1.Product
-	(*Reference)(nil),                  // 7: govmatch.vendors.v1.Reference
-	(*GetVendorRequest)(nil),           // 8: govmatch.vendors.v1.GetVendorRequest
-	(*ListVendorsRequest)(nil),         // 9: govmatch.vendors.v1.ListVendorsRequest
-	(*ListVendorsResponse)(nil),        // 10: govmatch.vendors.v1.ListVendorsResponse
-	(*CreateVendorRequest)(nil),        // 11: govmatch.vendors.v1.CreateVendorRequest
-	(*UpdateVendorRequest)(nil),        // 12: govmatch.vendors.v1.UpdateVendorRequest
-	(*DeleteVendorRequest)(nil),        // 13: govmatch.vendors.v1.DeleteVendorRequest
-	(*BatchCreateVendorsRequest)(nil),  // 14: govmatch.vendors.v1.BatchCreateVendorsRequest
-	(*BatchCreateVendorsResponse)(nil), // 15: govmatch.vendors.v1.BatchCreateVendorsResponse
-	(*VerifyVendorRequest)(nil),        // 16: govmatch.vendors.v1.VerifyVendorRequest
-	(*timestamppb.Timestamp)(nil),      // 17: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 18: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),              // 19: google.protobuf.Empty
+	(Vendor_Kind)(0),                       // 0: govmatch.vendors.v1.Vendor.Kind
+	(Vendor_SizeBand)(0),                   // 1: govmatch.vendors.v1.Vendor.SizeBand
+	(Vendor_VerificationStatus)(0),         // 2: govmatch.vendors.v1.Vendor.VerificationStatus
+	(Product_Maturity)(0),                  // 3: govmatch.vendors.v1.Product.Maturity
+	(Product_Hosting)(0),                   // 4: govmatch.vendors.v1.Product.Hosting
+	(*Vendor)(nil),                         // 5: govmatch.vendors.v1.Vendor
+	(*Product)(nil),                        // 6: govmatch.vendors.v1.Product
+	(*Reference)(nil),                      // 7: govmatch.vendors.v1.Reference
+	(*GetVendorRequest)(nil),               // 8: govmatch.vendors.v1.GetVendorRequest
+	(*ListVendorsRequest)(nil),             // 9: govmatch.vendors.v1.ListVendorsRequest
+	(*ListVendorsResponse)(nil),            // 10: govmatch.vendors.v1.ListVendorsResponse
+	(*CreateVendorRequest)(nil),            // 11: govmatch.vendors.v1.CreateVendorRequest
+	(*UpdateVendorRequest)(nil),            // 12: govmatch.vendors.v1.UpdateVendorRequest
+	(*ListVendorAuditEntriesRequest)(nil),  // 13: govmatch.vendors.v1.ListVendorAuditEntriesRequest
+	(*ListVendorAuditEntriesResponse)(nil), // 14: govmatch.vendors.v1.ListVendorAuditEntriesResponse
+	(*DeleteVendorRequest)(nil),            // 15: govmatch.vendors.v1.DeleteVendorRequest
+	(*BatchCreateVendorsRequest)(nil),      // 16: govmatch.vendors.v1.BatchCreateVendorsRequest
+	(*BatchCreateVendorsResponse)(nil),     // 17: govmatch.vendors.v1.BatchCreateVendorsResponse
+	(*VerifyVendorRequest)(nil),            // 18: govmatch.vendors.v1.VerifyVendorRequest
+	(*timestamppb.Timestamp)(nil),          // 19: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),          // 20: google.protobuf.FieldMask
+	(*v1.AuditEntry)(nil),                  // 21: govmatch.audit.v1.AuditEntry
+	(*emptypb.Empty)(nil),                  // 22: google.protobuf.Empty
 }
 var file_govmatch_vendors_v1_vendors_proto_depIdxs = []int32{
 	0,  // 0: govmatch.vendors.v1.Vendor.kind:type_name -> govmatch.vendors.v1.Vendor.Kind
@@ -1559,38 +1693,41 @@ var file_govmatch_vendors_v1_vendors_proto_depIdxs = []int32{
 	6,  // 2: govmatch.vendors.v1.Vendor.products:type_name -> govmatch.vendors.v1.Product
 	7,  // 3: govmatch.vendors.v1.Vendor.references:type_name -> govmatch.vendors.v1.Reference
 	2,  // 4: govmatch.vendors.v1.Vendor.verification_status:type_name -> govmatch.vendors.v1.Vendor.VerificationStatus
-	17, // 5: govmatch.vendors.v1.Vendor.verify_time:type_name -> google.protobuf.Timestamp
-	17, // 6: govmatch.vendors.v1.Vendor.create_time:type_name -> google.protobuf.Timestamp
-	17, // 7: govmatch.vendors.v1.Vendor.update_time:type_name -> google.protobuf.Timestamp
+	19, // 5: govmatch.vendors.v1.Vendor.verify_time:type_name -> google.protobuf.Timestamp
+	19, // 6: govmatch.vendors.v1.Vendor.create_time:type_name -> google.protobuf.Timestamp
+	19, // 7: govmatch.vendors.v1.Vendor.update_time:type_name -> google.protobuf.Timestamp
 	3,  // 8: govmatch.vendors.v1.Product.maturity:type_name -> govmatch.vendors.v1.Product.Maturity
 	4,  // 9: govmatch.vendors.v1.Product.hosting:type_name -> govmatch.vendors.v1.Product.Hosting
 	0,  // 10: govmatch.vendors.v1.ListVendorsRequest.kinds:type_name -> govmatch.vendors.v1.Vendor.Kind
 	5,  // 11: govmatch.vendors.v1.ListVendorsResponse.vendors:type_name -> govmatch.vendors.v1.Vendor
 	5,  // 12: govmatch.vendors.v1.CreateVendorRequest.vendor:type_name -> govmatch.vendors.v1.Vendor
 	5,  // 13: govmatch.vendors.v1.UpdateVendorRequest.vendor:type_name -> govmatch.vendors.v1.Vendor
-	18, // 14: govmatch.vendors.v1.UpdateVendorRequest.update_mask:type_name -> google.protobuf.FieldMask
-	11, // 15: govmatch.vendors.v1.BatchCreateVendorsRequest.requests:type_name -> govmatch.vendors.v1.CreateVendorRequest
-	5,  // 16: govmatch.vendors.v1.BatchCreateVendorsResponse.vendors:type_name -> govmatch.vendors.v1.Vendor
-	2,  // 17: govmatch.vendors.v1.VerifyVendorRequest.status:type_name -> govmatch.vendors.v1.Vendor.VerificationStatus
-	8,  // 18: govmatch.vendors.v1.VendorsService.GetVendor:input_type -> govmatch.vendors.v1.GetVendorRequest
-	9,  // 19: govmatch.vendors.v1.VendorsService.ListVendors:input_type -> govmatch.vendors.v1.ListVendorsRequest
-	11, // 20: govmatch.vendors.v1.VendorsService.CreateVendor:input_type -> govmatch.vendors.v1.CreateVendorRequest
-	12, // 21: govmatch.vendors.v1.VendorsService.UpdateVendor:input_type -> govmatch.vendors.v1.UpdateVendorRequest
-	13, // 22: govmatch.vendors.v1.VendorsService.DeleteVendor:input_type -> govmatch.vendors.v1.DeleteVendorRequest
-	14, // 23: govmatch.vendors.v1.VendorsService.BatchCreateVendors:input_type -> govmatch.vendors.v1.BatchCreateVendorsRequest
-	16, // 24: govmatch.vendors.v1.VendorsService.VerifyVendor:input_type -> govmatch.vendors.v1.VerifyVendorRequest
-	5,  // 25: govmatch.vendors.v1.VendorsService.GetVendor:output_type -> govmatch.vendors.v1.Vendor
-	10, // 26: govmatch.vendors.v1.VendorsService.ListVendors:output_type -> govmatch.vendors.v1.ListVendorsResponse
-	5,  // 27: govmatch.vendors.v1.VendorsService.CreateVendor:output_type -> govmatch.vendors.v1.Vendor
-	5,  // 28: govmatch.vendors.v1.VendorsService.UpdateVendor:output_type -> govmatch.vendors.v1.Vendor
-	19, // 29: govmatch.vendors.v1.VendorsService.DeleteVendor:output_type -> google.protobuf.Empty
-	15, // 30: govmatch.vendors.v1.VendorsService.BatchCreateVendors:output_type -> govmatch.vendors.v1.BatchCreateVendorsResponse
-	5,  // 31: govmatch.vendors.v1.VendorsService.VerifyVendor:output_type -> govmatch.vendors.v1.Vendor
-	25, // [25:32] is the sub-list for method output_type
-	18, // [18:25] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	20, // 14: govmatch.vendors.v1.UpdateVendorRequest.update_mask:type_name -> google.protobuf.FieldMask
+	21, // 15: govmatch.vendors.v1.ListVendorAuditEntriesResponse.audit_entries:type_name -> govmatch.audit.v1.AuditEntry
+	11, // 16: govmatch.vendors.v1.BatchCreateVendorsRequest.requests:type_name -> govmatch.vendors.v1.CreateVendorRequest
+	5,  // 17: govmatch.vendors.v1.BatchCreateVendorsResponse.vendors:type_name -> govmatch.vendors.v1.Vendor
+	2,  // 18: govmatch.vendors.v1.VerifyVendorRequest.status:type_name -> govmatch.vendors.v1.Vendor.VerificationStatus
+	8,  // 19: govmatch.vendors.v1.VendorsService.GetVendor:input_type -> govmatch.vendors.v1.GetVendorRequest
+	9,  // 20: govmatch.vendors.v1.VendorsService.ListVendors:input_type -> govmatch.vendors.v1.ListVendorsRequest
+	11, // 21: govmatch.vendors.v1.VendorsService.CreateVendor:input_type -> govmatch.vendors.v1.CreateVendorRequest
+	12, // 22: govmatch.vendors.v1.VendorsService.UpdateVendor:input_type -> govmatch.vendors.v1.UpdateVendorRequest
+	13, // 23: govmatch.vendors.v1.VendorsService.ListVendorAuditEntries:input_type -> govmatch.vendors.v1.ListVendorAuditEntriesRequest
+	15, // 24: govmatch.vendors.v1.VendorsService.DeleteVendor:input_type -> govmatch.vendors.v1.DeleteVendorRequest
+	16, // 25: govmatch.vendors.v1.VendorsService.BatchCreateVendors:input_type -> govmatch.vendors.v1.BatchCreateVendorsRequest
+	18, // 26: govmatch.vendors.v1.VendorsService.VerifyVendor:input_type -> govmatch.vendors.v1.VerifyVendorRequest
+	5,  // 27: govmatch.vendors.v1.VendorsService.GetVendor:output_type -> govmatch.vendors.v1.Vendor
+	10, // 28: govmatch.vendors.v1.VendorsService.ListVendors:output_type -> govmatch.vendors.v1.ListVendorsResponse
+	5,  // 29: govmatch.vendors.v1.VendorsService.CreateVendor:output_type -> govmatch.vendors.v1.Vendor
+	5,  // 30: govmatch.vendors.v1.VendorsService.UpdateVendor:output_type -> govmatch.vendors.v1.Vendor
+	14, // 31: govmatch.vendors.v1.VendorsService.ListVendorAuditEntries:output_type -> govmatch.vendors.v1.ListVendorAuditEntriesResponse
+	22, // 32: govmatch.vendors.v1.VendorsService.DeleteVendor:output_type -> google.protobuf.Empty
+	17, // 33: govmatch.vendors.v1.VendorsService.BatchCreateVendors:output_type -> govmatch.vendors.v1.BatchCreateVendorsResponse
+	5,  // 34: govmatch.vendors.v1.VendorsService.VerifyVendor:output_type -> govmatch.vendors.v1.Vendor
+	27, // [27:35] is the sub-list for method output_type
+	19, // [19:27] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_govmatch_vendors_v1_vendors_proto_init() }
@@ -1604,7 +1741,7 @@ func file_govmatch_vendors_v1_vendors_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_govmatch_vendors_v1_vendors_proto_rawDesc), len(file_govmatch_vendors_v1_vendors_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -231,6 +231,59 @@ func local_request_VendorsService_UpdateVendor_0(ctx context.Context, marshaler 
 	return msg, metadata, err
 }
 
+var filter_VendorsService_ListVendorAuditEntries_0 = &utilities.DoubleArray{Encoding: map[string]int{"parent": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
+func request_VendorsService_ListVendorAuditEntries_0(ctx context.Context, marshaler runtime.Marshaler, client VendorsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListVendorAuditEntriesRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["parent"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "parent")
+	}
+	protoReq.Parent, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "parent", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_VendorsService_ListVendorAuditEntries_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListVendorAuditEntries(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_VendorsService_ListVendorAuditEntries_0(ctx context.Context, marshaler runtime.Marshaler, server VendorsServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListVendorAuditEntriesRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["parent"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "parent")
+	}
+	protoReq.Parent, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "parent", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_VendorsService_ListVendorAuditEntries_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ListVendorAuditEntries(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 var filter_VendorsService_DeleteVendor_0 = &utilities.DoubleArray{Encoding: map[string]int{"name": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
 func request_VendorsService_DeleteVendor_0(ctx context.Context, marshaler runtime.Marshaler, client VendorsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -442,6 +495,26 @@ func RegisterVendorsServiceHandlerServer(ctx context.Context, mux *runtime.Serve
 		}
 		forward_VendorsService_UpdateVendor_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_VendorsService_ListVendorAuditEntries_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/govmatch.vendors.v1.VendorsService/ListVendorAuditEntries", runtime.WithHTTPPathPattern("/v1/{parent=vendors/*}/auditEntries"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_VendorsService_ListVendorAuditEntries_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_VendorsService_ListVendorAuditEntries_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodDelete, pattern_VendorsService_DeleteVendor_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -610,6 +683,23 @@ func RegisterVendorsServiceHandlerClient(ctx context.Context, mux *runtime.Serve
 		}
 		forward_VendorsService_UpdateVendor_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_VendorsService_ListVendorAuditEntries_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/govmatch.vendors.v1.VendorsService/ListVendorAuditEntries", runtime.WithHTTPPathPattern("/v1/{parent=vendors/*}/auditEntries"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_VendorsService_ListVendorAuditEntries_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_VendorsService_ListVendorAuditEntries_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodDelete, pattern_VendorsService_DeleteVendor_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -665,21 +755,23 @@ func RegisterVendorsServiceHandlerClient(ctx context.Context, mux *runtime.Serve
 }
 
 var (
-	pattern_VendorsService_GetVendor_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "vendors", "name"}, ""))
-	pattern_VendorsService_ListVendors_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "vendors"}, ""))
-	pattern_VendorsService_CreateVendor_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "vendors"}, ""))
-	pattern_VendorsService_UpdateVendor_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "vendors", "vendor.name"}, ""))
-	pattern_VendorsService_DeleteVendor_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "vendors", "name"}, ""))
-	pattern_VendorsService_BatchCreateVendors_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "vendors"}, "batchCreate"))
-	pattern_VendorsService_VerifyVendor_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "vendors", "name"}, "verify"))
+	pattern_VendorsService_GetVendor_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "vendors", "name"}, ""))
+	pattern_VendorsService_ListVendors_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "vendors"}, ""))
+	pattern_VendorsService_CreateVendor_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "vendors"}, ""))
+	pattern_VendorsService_UpdateVendor_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "vendors", "vendor.name"}, ""))
+	pattern_VendorsService_ListVendorAuditEntries_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "vendors", "parent", "auditEntries"}, ""))
+	pattern_VendorsService_DeleteVendor_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "vendors", "name"}, ""))
+	pattern_VendorsService_BatchCreateVendors_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "vendors"}, "batchCreate"))
+	pattern_VendorsService_VerifyVendor_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "vendors", "name"}, "verify"))
 )
 
 var (
-	forward_VendorsService_GetVendor_0          = runtime.ForwardResponseMessage
-	forward_VendorsService_ListVendors_0        = runtime.ForwardResponseMessage
-	forward_VendorsService_CreateVendor_0       = runtime.ForwardResponseMessage
-	forward_VendorsService_UpdateVendor_0       = runtime.ForwardResponseMessage
-	forward_VendorsService_DeleteVendor_0       = runtime.ForwardResponseMessage
-	forward_VendorsService_BatchCreateVendors_0 = runtime.ForwardResponseMessage
-	forward_VendorsService_VerifyVendor_0       = runtime.ForwardResponseMessage
+	forward_VendorsService_GetVendor_0              = runtime.ForwardResponseMessage
+	forward_VendorsService_ListVendors_0            = runtime.ForwardResponseMessage
+	forward_VendorsService_CreateVendor_0           = runtime.ForwardResponseMessage
+	forward_VendorsService_UpdateVendor_0           = runtime.ForwardResponseMessage
+	forward_VendorsService_ListVendorAuditEntries_0 = runtime.ForwardResponseMessage
+	forward_VendorsService_DeleteVendor_0           = runtime.ForwardResponseMessage
+	forward_VendorsService_BatchCreateVendors_0     = runtime.ForwardResponseMessage
+	forward_VendorsService_VerifyVendor_0           = runtime.ForwardResponseMessage
 )

@@ -20,13 +20,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	VendorsService_GetVendor_FullMethodName          = "/govmatch.vendors.v1.VendorsService/GetVendor"
-	VendorsService_ListVendors_FullMethodName        = "/govmatch.vendors.v1.VendorsService/ListVendors"
-	VendorsService_CreateVendor_FullMethodName       = "/govmatch.vendors.v1.VendorsService/CreateVendor"
-	VendorsService_UpdateVendor_FullMethodName       = "/govmatch.vendors.v1.VendorsService/UpdateVendor"
-	VendorsService_DeleteVendor_FullMethodName       = "/govmatch.vendors.v1.VendorsService/DeleteVendor"
-	VendorsService_BatchCreateVendors_FullMethodName = "/govmatch.vendors.v1.VendorsService/BatchCreateVendors"
-	VendorsService_VerifyVendor_FullMethodName       = "/govmatch.vendors.v1.VendorsService/VerifyVendor"
+	VendorsService_GetVendor_FullMethodName              = "/govmatch.vendors.v1.VendorsService/GetVendor"
+	VendorsService_ListVendors_FullMethodName            = "/govmatch.vendors.v1.VendorsService/ListVendors"
+	VendorsService_CreateVendor_FullMethodName           = "/govmatch.vendors.v1.VendorsService/CreateVendor"
+	VendorsService_UpdateVendor_FullMethodName           = "/govmatch.vendors.v1.VendorsService/UpdateVendor"
+	VendorsService_ListVendorAuditEntries_FullMethodName = "/govmatch.vendors.v1.VendorsService/ListVendorAuditEntries"
+	VendorsService_DeleteVendor_FullMethodName           = "/govmatch.vendors.v1.VendorsService/DeleteVendor"
+	VendorsService_BatchCreateVendors_FullMethodName     = "/govmatch.vendors.v1.VendorsService/BatchCreateVendors"
+	VendorsService_VerifyVendor_FullMethodName           = "/govmatch.vendors.v1.VendorsService/VerifyVendor"
 )
 
 // VendorsServiceClient is the client API for VendorsService service.
@@ -53,6 +54,12 @@ type VendorsServiceClient interface {
 	CreateVendor(ctx context.Context, in *CreateVendorRequest, opts ...grpc.CallOption) (*Vendor, error)
 	// Updates the fields named in update_mask.
 	UpdateVendor(ctx context.Context, in *UpdateVendorRequest, opts ...grpc.CallOption) (*Vendor, error)
+	// Lists the audit trail of a vendor, oldest first: every accepted change,
+	// who made it, when, and each field before and after (verification
+	// resets included). For the vendor's own organisation, the organisation
+	// that imported it, and admins; parent "vendors/-" lists every vendor's
+	// trail, for admins.
+	ListVendorAuditEntries(ctx context.Context, in *ListVendorAuditEntriesRequest, opts ...grpc.CallOption) (*ListVendorAuditEntriesResponse, error)
 	// Deletes a vendor.
 	DeleteVendor(ctx context.Context, in *DeleteVendorRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// Creates up to 1,000 vendors at once, all or nothing: when one request is
@@ -115,6 +122,16 @@ func (c *vendorsServiceClient) UpdateVendor(ctx context.Context, in *UpdateVendo
 	return out, nil
 }
 
+func (c *vendorsServiceClient) ListVendorAuditEntries(ctx context.Context, in *ListVendorAuditEntriesRequest, opts ...grpc.CallOption) (*ListVendorAuditEntriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListVendorAuditEntriesResponse)
+	err := c.cc.Invoke(ctx, VendorsService_ListVendorAuditEntries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *vendorsServiceClient) DeleteVendor(ctx context.Context, in *DeleteVendorRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(emptypb.Empty)
@@ -169,6 +186,12 @@ type VendorsServiceServer interface {
 	CreateVendor(context.Context, *CreateVendorRequest) (*Vendor, error)
 	// Updates the fields named in update_mask.
 	UpdateVendor(context.Context, *UpdateVendorRequest) (*Vendor, error)
+	// Lists the audit trail of a vendor, oldest first: every accepted change,
+	// who made it, when, and each field before and after (verification
+	// resets included). For the vendor's own organisation, the organisation
+	// that imported it, and admins; parent "vendors/-" lists every vendor's
+	// trail, for admins.
+	ListVendorAuditEntries(context.Context, *ListVendorAuditEntriesRequest) (*ListVendorAuditEntriesResponse, error)
 	// Deletes a vendor.
 	DeleteVendor(context.Context, *DeleteVendorRequest) (*emptypb.Empty, error)
 	// Creates up to 1,000 vendors at once, all or nothing: when one request is
@@ -202,6 +225,9 @@ func (UnimplementedVendorsServiceServer) CreateVendor(context.Context, *CreateVe
 }
 func (UnimplementedVendorsServiceServer) UpdateVendor(context.Context, *UpdateVendorRequest) (*Vendor, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateVendor not implemented")
+}
+func (UnimplementedVendorsServiceServer) ListVendorAuditEntries(context.Context, *ListVendorAuditEntriesRequest) (*ListVendorAuditEntriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListVendorAuditEntries not implemented")
 }
 func (UnimplementedVendorsServiceServer) DeleteVendor(context.Context, *DeleteVendorRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteVendor not implemented")
@@ -305,6 +331,24 @@ func _VendorsService_UpdateVendor_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _VendorsService_ListVendorAuditEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListVendorAuditEntriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VendorsServiceServer).ListVendorAuditEntries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VendorsService_ListVendorAuditEntries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VendorsServiceServer).ListVendorAuditEntries(ctx, req.(*ListVendorAuditEntriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _VendorsService_DeleteVendor_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(DeleteVendorRequest)
 	if err := dec(in); err != nil {
@@ -381,6 +425,10 @@ var VendorsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateVendor",
 			Handler:    _VendorsService_UpdateVendor_Handler,
+		},
+		{
+			MethodName: "ListVendorAuditEntries",
+			Handler:    _VendorsService_ListVendorAuditEntries_Handler,
 		},
 		{
 			MethodName: "DeleteVendor",
