@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -54,6 +55,11 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 				t.Fatalf("verify of an untouched trail = %v\n%s", err, out)
 			}
 			t.Logf("govmatch audit verify:\n%s", out)
+			var heads strings.Builder
+			if err := run(context.Background(), []string{"audit", "verify", "-heads"}, envconfig.MapLookuper(env), &heads, &heads); err != nil ||
+				!strings.Contains(heads.String(), "head "+name+" 3:") {
+				t.Errorf("verify -heads = %v\n%s", err, heads.String())
+			}
 
 			tamper := func(stmt string) {
 				t.Helper()
@@ -158,6 +164,23 @@ func TestNeedAuditTrailREST(t *testing.T) {
 			t.Errorf("another vendor sees the response's values: %+v", e.Changes)
 		}
 	}
+	// A client's own request id lands in the trail and comes back.
+	req, _ := http.NewRequest(http.MethodPatch, sys.base+"/v1/"+name+"?updateMask=title", strings.NewReader(`{"title":"Termine online, barrierefrei"}`))
+	req.Header.Set("Authorization", "Bearer "+buyer)
+	req.Header.Set("X-Request-Id", "ticket-4711")
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patched, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Header.Get("X-Request-Id") != "ticket-4711" {
+		t.Errorf("PATCH with X-Request-Id: %d %s, X-Request-Id %q", res.StatusCode, patched, res.Header.Get("X-Request-Id"))
+	}
+	if es := trail(buyer); es[len(es)-1].RequestID != "ticket-4711" {
+		t.Errorf("the client's request id is not in the trail: %+v", es[len(es)-1])
+	}
 	sys.call(t, http.MethodGet, "/v1/"+name+"/auditEntries", "", nil).expect(t, "anonymous", http.StatusUnauthorized)
 	sys.call(t, http.MethodGet, "/v1/needs/-/auditEntries", buyer, nil).expect(t, "every need, not admin", http.StatusForbidden)
 	if r := sys.call(t, http.MethodGet, "/v1/"+name+"/auditEntries?pageSize=5000", buyer, nil); r.status != http.StatusBadRequest || !slices.Contains(r.violations(), "page_size") {
@@ -174,8 +197,8 @@ func TestNeedAuditTrailREST(t *testing.T) {
 	}
 	jsonOut := sys.call(t, http.MethodGet, "/v1/"+name+"/auditEntries:export", buyer, nil).expect(t, "export json", http.StatusOK)
 	var exported struct{ AuditEntries []entry }
-	if err := json.Unmarshal(jsonOut.raw, &exported); err != nil || len(exported.AuditEntries) != len(es) {
-		t.Errorf("JSON export: %v, %d entries, want %d", err, len(exported.AuditEntries), len(es))
+	if err := json.Unmarshal(jsonOut.raw, &exported); err != nil || len(exported.AuditEntries) != len(es)+1 {
+		t.Errorf("JSON export: %v, %d entries, want %d", err, len(exported.AuditEntries), len(es)+1)
 	}
 	if r := sys.call(t, http.MethodGet, "/v1/"+name+"/auditEntries:export?format=pdf", buyer, nil); r.status != http.StatusBadRequest || !slices.Contains(r.violations(), "format") {
 		t.Errorf("export as pdf: %d %s", r.status, r.raw)

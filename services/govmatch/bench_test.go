@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,26 +89,7 @@ func BenchmarkGateway(b *testing.B) {
 				return buf
 			}
 
-			b.Run("create", func(b *testing.B) {
-				var lat latencies
-				var mu sync.Mutex
-				seq := 0
-				b.SetParallelism(4)
-				start := time.Now()
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						mu.Lock()
-						seq++
-						i := seq
-						mu.Unlock()
-						req, _ := http.NewRequest("POST", sys.base+"/v1/needs", bytes.NewReader(body(i)))
-						req.Header.Set("Authorization", "Bearer "+tok)
-						req.Header.Set("Content-Type", "application/json")
-						benchDo(b, req, http.StatusOK, &lat)
-					}
-				})
-				lat.report(b, time.Since(start))
-			})
+			b.Run("create", func(b *testing.B) { benchCreate(b, sys, tok, body) })
 
 			// Listing searches 2,000 needs for a word and a CPV branch.
 			count := countNeeds(b, sys, tok)
@@ -150,5 +132,71 @@ func countNeeds(b *testing.B, sys *system, tok string) int {
 		if page == "" {
 			return n
 		}
+	}
+}
+
+// benchCreate creates needs through REST from 4×GOMAXPROCS clients and
+// reports requests per second and latency percentiles.
+func benchCreate(b *testing.B, sys *system, tok string, body func(int) []byte) {
+	var lat latencies
+	var seq atomic.Int64
+	b.SetParallelism(4)
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest("POST", sys.base+"/v1/needs", bytes.NewReader(body(int(seq.Add(1)))))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("Content-Type", "application/json")
+			benchDo(b, req, http.StatusOK, &lat)
+		}
+	})
+	lat.report(b, time.Since(start))
+}
+
+// BenchmarkAuditOverhead creates needs through the gateway of a system
+// with its audit trail and of one without, both running at once, in
+// alternating rounds, so that the machine's load meets both alike:
+//
+//	make bench-audit
+func BenchmarkAuditOverhead(b *testing.B) {
+	body := func(i int) []byte {
+		buf, _ := json.Marshal(map[string]any{
+			"title":               fmt.Sprintf("Online-Terminbuchung %d", i),
+			"problemStatement":    "Bürgerinnen und Bürger warten zu lange auf einen Termin im Bürgerbüro.",
+			"cpvCodes":            []string{"72212000"},
+			"placesOfPerformance": []string{"06531005"},
+		})
+		return buf
+	}
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			systems := map[string]*system{}
+			for _, trail := range []string{"on", "off"} {
+				dsn := ""
+				if backend == "postgres" {
+					dsn = testdb.Postgres(b)
+				}
+				systems[trail] = startMonolith(b, dsn, false, "GOVMATCH_RATE_LIMIT", "0", testNoAudit, fmt.Sprint(trail == "off"))
+			}
+			// Warm both up alike (connections, caches, the first pages of
+			// the tables), so that the first round is no cold start.
+			for _, sys := range systems {
+				tok := sys.token(b, "stadt-giessen", identity.RoleBuyer)
+				for i := range 200 {
+					req, _ := http.NewRequest("POST", sys.base+"/v1/needs", bytes.NewReader(body(-i)))
+					req.Header.Set("Authorization", "Bearer "+tok)
+					req.Header.Set("Content-Type", "application/json")
+					benchDo(b, req, http.StatusOK, &latencies{})
+				}
+			}
+			for round := range 4 {
+				for _, trail := range []string{"on", "off"} {
+					b.Run(fmt.Sprintf("audit=%s/round=%d", trail, round), func(b *testing.B) {
+						sys := systems[trail]
+						benchCreate(b, sys, sys.token(b, "stadt-giessen", identity.RoleBuyer), body)
+					})
+				}
+			}
+		})
 	}
 }

@@ -51,9 +51,11 @@ type Config struct {
 	// GRPCReflection is "true" or "false": whether the gRPC servers offer
 	// server reflection. Empty means true for the monolith only.
 	GRPCReflection string `env:"GOVMATCH_GRPC_REFLECTION"`
-	// AdminAddr serves /metrics, /healthz and /readyz of a service process
-	// without a gateway (target needs).
-	AdminAddr string `env:"GOVMATCH_ADMIN_ADDR, default=:9091"`
+	// AdminAddr serves /metrics, /healthz and /readyz of every process,
+	// for the operators' network only. Empty means loopback
+	// (127.0.0.1:9091) for the monolith and every interface (:9091) for a
+	// service target, whose metrics a cluster's Prometheus scrapes.
+	AdminAddr string `env:"GOVMATCH_ADMIN_ADDR"`
 	// NeedsAddr is the gRPC address of the needs service for the gateway;
 	// in the monolith it defaults to this process.
 	NeedsAddr string `env:"GOVMATCH_NEEDS_ADDR"`
@@ -177,6 +179,12 @@ func loadConfig(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 	case "true", "false":
 	default:
 		return c, fmt.Errorf("GOVMATCH_DEMO_DATA=%q: want true or false", c.DemoData)
+	}
+	if c.AdminAddr == "" {
+		c.AdminAddr = ":9091"
+		if c.Target == TargetAll {
+			c.AdminAddr = "127.0.0.1:9091"
+		}
 	}
 	if c.GRPCAddr == "" {
 		c.GRPCAddr = ":9090"

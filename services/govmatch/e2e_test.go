@@ -25,6 +25,7 @@ import (
 // a way to mint tokens its verifier accepts.
 type system struct {
 	base   string
+	admin  string // base URL of the admin server: /metrics
 	grpc   string // the gRPC address
 	issuer *auth.DevIssuer
 }
@@ -39,13 +40,14 @@ func startMonolith(t testing.TB, dsn string, demo bool, extraEnv ...string) *sys
 	t.Helper()
 	dir := t.TempDir()
 	env := map[string]string{
-		"GOVMATCH_TARGET":    TargetAll,
-		"GOVMATCH_HTTP_ADDR": "127.0.0.1:0",
-		"GOVMATCH_GRPC_ADDR": "127.0.0.1:0",
-		"GOVMATCH_DATA_DIR":  dir,
-		"GOVMATCH_DEMO_DATA": fmt.Sprint(demo),
-		"DATABASE_URL":       dsn,
-		"LOG_LEVEL":          "warn",
+		"GOVMATCH_TARGET":     TargetAll,
+		"GOVMATCH_HTTP_ADDR":  "127.0.0.1:0",
+		"GOVMATCH_GRPC_ADDR":  "127.0.0.1:0",
+		"GOVMATCH_ADMIN_ADDR": "127.0.0.1:0",
+		"GOVMATCH_DATA_DIR":   dir,
+		"GOVMATCH_DEMO_DATA":  fmt.Sprint(demo),
+		"DATABASE_URL":        dsn,
+		"LOG_LEVEL":           "warn",
 		// On PostgreSQL the development issuer needs saying so.
 		"GOVMATCH_UNSAFE_DEV_ISSUER": "true",
 		// Tests send bursts from one address; TestRateLimit checks limits.
@@ -86,7 +88,13 @@ func startMonolith(t testing.TB, dsn string, demo bool, extraEnv ...string) *sys
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &system{base: "http://" + addrs.HTTP, grpc: addrs.GRPC, issuer: iss}
+	return &system{base: "http://" + addrs.HTTP, admin: "http://" + addrs.Admin, grpc: addrs.GRPC, issuer: iss}
+}
+
+// metrics returns what the admin server shows at /metrics.
+func (s *system) metrics(t testing.TB) response {
+	t.Helper()
+	return (&system{base: s.admin}).call(t, "GET", "/metrics", "", nil)
 }
 
 func (s *system) token(t testing.TB, org string, role identity.Role) string {
@@ -437,7 +445,7 @@ func TestDemoDataAndRestart(t *testing.T) {
 	dir := t.TempDir()
 	start := func() (*system, func()) {
 		env := map[string]string{
-			"GOVMATCH_HTTP_ADDR": "127.0.0.1:0", "GOVMATCH_GRPC_ADDR": "127.0.0.1:0",
+			"GOVMATCH_HTTP_ADDR": "127.0.0.1:0", "GOVMATCH_GRPC_ADDR": "127.0.0.1:0", "GOVMATCH_ADMIN_ADDR": "127.0.0.1:0",
 			"GOVMATCH_DATA_DIR": dir, "LOG_LEVEL": "warn",
 		}
 		cfg, err := loadConfig(context.Background(), envconfig.MapLookuper(env))
@@ -539,12 +547,14 @@ func TestOpenAPIAndMetrics(t *testing.T) {
 		t.Errorf("openapi.json has no /v1/needs: %.300s", doc.raw)
 	}
 	sys.call(t, "GET", "/v1/needs", "", nil).expect(t, "list", http.StatusOK)
+	// Metrics are the operators' business: on the admin port only.
+	sys.call(t, "GET", "/metrics", "", nil).expect(t, "metrics on the API port", http.StatusNotFound)
 	// Instruments record when a call ends, which may be just after the
 	// client has the response.
 	want := []string{"rpc_server_call_duration_seconds", "http_server_request_duration_seconds", "db_client_operation_duration_seconds"}
 	var m response
 	for range 50 {
-		m = sys.call(t, "GET", "/metrics", "", nil).expect(t, "metrics", http.StatusOK)
+		m = sys.metrics(t).expect(t, "metrics", http.StatusOK)
 		missing := 0
 		for _, name := range want {
 			if !bytes.Contains(m.raw, []byte(name)) {

@@ -360,6 +360,7 @@ func startFaultSystem(tb testing.TB) *faultSystem {
 	startFaultProcess(tb, "gateway", with(map[string]string{
 		"GOVMATCH_TARGET":       TargetGateway,
 		"GOVMATCH_HTTP_ADDR":    httpAddr,
+		"GOVMATCH_ADMIN_ADDR":   freeAddr(tb),
 		"GOVMATCH_NEEDS_ADDR":   needsAddr,
 		"GOVMATCH_VENDORS_ADDR": vendorsAddr,
 		// Limited, so that the limiter's Redis outage is part of the story.

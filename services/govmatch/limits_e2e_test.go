@@ -47,6 +47,13 @@ func TestGRPCDefaultsByTarget(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			wantAdmin := ":9091"
+			if cfg.Target == TargetAll {
+				wantAdmin = "127.0.0.1:9091"
+			}
+			if cfg.AdminAddr != wantAdmin {
+				t.Errorf("admin address %q, want %q", cfg.AdminAddr, wantAdmin)
+			}
 			if cfg.GRPCAddr != tt.wantAddr || cfg.grpcReflection() != tt.wantReflection || len(peers) != tt.wantPeers {
 				t.Errorf("addr %q, reflection %v, %d trusted peers; want %q, %v, %d",
 					cfg.GRPCAddr, cfg.grpcReflection(), len(peers), tt.wantAddr, tt.wantReflection, tt.wantPeers)

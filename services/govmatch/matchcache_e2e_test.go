@@ -43,7 +43,7 @@ func TestMatchCacheRedisOutage(t *testing.T) {
 		}
 	}
 	metricsHave := func(names ...string) bool {
-		m := sys.call(t, "GET", "/metrics", "", nil)
+		m := sys.metrics(t)
 		for _, n := range names {
 			if !bytes.Contains(m.raw, []byte(n)) {
 				return false
@@ -199,7 +199,7 @@ func TestMatchCacheOnRedisCluster(t *testing.T) {
 func lookups(t *testing.T, sys *system, result string) float64 {
 	t.Helper()
 	total := 0.0
-	for _, line := range strings.Split(string(sys.call(t, "GET", "/metrics", "", nil).raw), "\n") {
+	for _, line := range strings.Split(string(sys.metrics(t).raw), "\n") {
 		if strings.HasPrefix(line, "govmatch_matchcache_lookups_total{") && strings.Contains(line, `result="`+result+`"`) {
 			v, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
 			total += v

@@ -249,6 +249,7 @@ func TestMicroservices(t *testing.T) {
 	startProcess(t, "gateway", with(map[string]string{
 		"GOVMATCH_TARGET":        TargetGateway,
 		"GOVMATCH_HTTP_ADDR":     httpAddr,
+		"GOVMATCH_ADMIN_ADDR":    freeAddr(t),
 		"GOVMATCH_NEEDS_ADDR":    grpcAddr,
 		"GOVMATCH_VENDORS_ADDR":  vendorsAddr,
 		"GOVMATCH_MATCHING_ADDR": matchingAddr,

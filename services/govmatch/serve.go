@@ -255,8 +255,15 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready chan<- listeni
 		})
 	}
 
-	var handler http.Handler
-	httpAddr := cfg.HTTPAddr
+	// The HTTP listeners: the gateway's public one, and the admin one
+	// (metrics, probes) that every process has, for the operators only.
+	type httpListener struct {
+		name    string
+		addr    string
+		handler http.Handler
+		bound   *string
+	}
+	var listeners []httpListener
 	if cfg.runs(TargetGateway) {
 		needsAddr := orLoopback(cfg.NeedsAddr, addrs.GRPC)
 		vendorsAddr := orLoopback(cfg.VendorsAddr, addrs.GRPC)
@@ -290,41 +297,44 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready chan<- listeni
 			return fmt.Errorf("gateway: %w", err)
 		}
 		defer gw.Close()
-		handler = gw.Handler()
+		listeners = append(listeners,
+			httpListener{"http", cfg.HTTPAddr, gw.Handler(), &addrs.HTTP},
+			httpListener{"admin", cfg.AdminAddr, gw.AdminHandler(), &addrs.Admin})
 	} else {
-		httpAddr = cfg.AdminAddr
-		handler = adminHandler(tel.MetricsHandler(), degradedNotes(matchCache))
+		listeners = append(listeners,
+			httpListener{"admin", cfg.AdminAddr, adminHandler(tel.MetricsHandler(), degradedNotes(matchCache)), &addrs.Admin})
 	}
-	httpLis, err := net.Listen("tcp", httpAddr)
-	if err != nil {
-		return fmt.Errorf("http listen: %w", err)
+	var httpStops []func(context.Context) error
+	for _, l := range listeners {
+		lis, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			return fmt.Errorf("%s listen: %w", l.name, err)
+		}
+		defer lis.Close() // if starting fails later; Serve closes it too
+		srv := &http.Server{
+			Handler:           l.handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		*l.bound = lis.Addr().String()
+		log.Info(l.name+" listening", "addr", *l.bound)
+		start = append(start, func() error {
+			if err := srv.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+		httpStops = append(httpStops, srv.Shutdown)
 	}
-	httpSrv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	if cfg.runs(TargetGateway) {
-		addrs.HTTP = httpLis.Addr().String()
-	} else {
-		addrs.Admin = httpLis.Addr().String()
-	}
-	log.Info("http listening", "addr", httpLis.Addr().String())
 	for _, f := range start {
 		g.Go(f)
 	}
-	g.Go(func() error {
-		if err := httpSrv.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
-	// The HTTP server stops first so no new request reaches a stopped
+	// The HTTP servers stop first so no new request reaches a stopped
 	// backend.
-	servers = append([]func(context.Context) error{httpSrv.Shutdown}, servers...)
+	servers = append(httpStops, servers...)
 
 	if ready != nil {
 		ready <- addrs

@@ -29,7 +29,8 @@ import (
 //
 // Towards HTTP clients the tag is a weak ETag (two gateway builds may
 // render the same content with other whitespace) with Cache-Control
-// "private, no-cache", and If-None-Match gets 304 Not Modified.
+// "private, no-cache" (or "no-store", which secureHeaders sets, for a
+// request with credentials), and If-None-Match gets 304 Not Modified.
 
 // DefaultCopyBytes bounds the rendered copies when Config.CopyBytes is
 // zero.
@@ -107,6 +108,7 @@ type copyState struct {
 	key         string
 	held        *rendered // the copy at the start of the request, if any
 	ifNoneMatch string    // the client's If-None-Match header
+	credentials bool      // the request has an Authorization header
 
 	tag         string // the backend's tag of the answer
 	notModified bool   // the backend said held is current
@@ -137,7 +139,7 @@ func copyKey(r *http.Request) string {
 func (g *Gateway) lookUpCopy(next runtime.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
 		if r.Method == http.MethodGet {
-			st := &copyState{key: copyKey(r), ifNoneMatch: r.Header.Get("If-None-Match")}
+			st := &copyState{key: copyKey(r), ifNoneMatch: r.Header.Get("If-None-Match"), credentials: authenticated(r)}
 			st.held = g.copies.get(st.key)
 			r = r.WithContext(context.WithValue(r.Context(), copyStateKey{}, st))
 		}
@@ -153,16 +155,16 @@ func copyMetadata(_ context.Context, r *http.Request) metadata.MD {
 	return nil
 }
 
-// outgoingHeader forwards the backend's response header metadata as
-// grpc-gateway does by default, except the conditional keys, which
-// answerConditionally turns into HTTP's.
-func outgoingHeader(key string) (string, bool) {
-	switch key {
-	case conditional.ETagKey, conditional.NotModifiedKey:
-		return "", false
-	}
-	return runtime.MetadataHeaderPrefix + key, true
-}
+// outgoingHeader passes on none of a backend's response header metadata:
+// grpc-gateway would send every key as Grpc-Metadata-<key>, and so show
+// clients whatever a backend or a library in it puts there. The
+// conditional keys are read by answerConditionally, which answers with
+// HTTP's own validators; the request id is the gateway's (withRequestID).
+func outgoingHeader(string) (string, bool) { return "", false }
+
+// forwardNoTrailers keeps every trailer of a backend from HTTP clients: no
+// backend sends one meant for them.
+func forwardNoTrailers(string) (string, bool) { return "", false }
 
 // answerConditionally is the forward-response option that reads the
 // backend's tag, sets the HTTP validators and answers a client that holds
@@ -183,7 +185,10 @@ func answerConditionally(ctx context.Context, w http.ResponseWriter, _ proto.Mes
 	}
 	etag := `W/"` + st.tag + `"`
 	w.Header().Set("ETag", etag)
-	w.Header().Set("Cache-Control", "private, no-cache")
+	if !st.credentials {
+		// Public content: the client may keep it, but must ask each time.
+		w.Header().Set("Cache-Control", "private, no-cache")
+	}
 	if matchesETag(st.ifNoneMatch, st.tag) {
 		st.wrote304 = true
 		w.WriteHeader(http.StatusNotModified)

@@ -1,7 +1,8 @@
 // Package gateway is govmatch's REST front door: a grpc-gateway that
 // translates JSON over HTTP into calls of the gRPC services, plus the
-// operational endpoints (health, readiness, metrics, OpenAPI document, the
-// development issuer's JWKS).
+// operational endpoints (health, readiness, OpenAPI document, the
+// development issuer's JWKS). Metrics are served apart, by AdminHandler, for
+// the operators' network only.
 //
 // The gateway holds no business logic and no identity of its own: it
 // forwards the caller's Authorization header and the services decide. What
@@ -17,17 +18,20 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	// Error details (google.rpc.BadRequest, ...) are google.protobuf.Any;
 	// the gateway can only render them as JSON if their types are linked.
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails"
 
+	"github.com/govmatch/govmatch/pkg/audit"
 	"github.com/govmatch/govmatch/pkg/grpcx"
 	"github.com/govmatch/govmatch/pkg/ratelimit"
 	matchingv1 "github.com/govmatch/govmatch/proto/govmatch/matching/v1"
@@ -55,7 +59,8 @@ type Config struct {
 	DialOptions func(addr string) []grpc.DialOption
 	// MaxBodyBytes limits request bodies; zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
-	// MetricsHandler, when set, is served at /metrics.
+	// MetricsHandler, when set, is served at /metrics of AdminHandler, never
+	// of Handler: what the process measures is the operators' business.
 	MetricsHandler http.Handler
 	// JWKS, when set, is served at /.well-known/jwks.json: the public keys of
 	// the development token issuer.
@@ -93,6 +98,10 @@ type Config struct {
 	// request for rate limiting. Without them, the client is the direct
 	// peer.
 	TrustedProxies []netip.Prefix
+
+	// httpTelemetry are extra options of the otelhttp handler, for tests
+	// that need a meter provider of their own.
+	httpTelemetry []otelhttp.Option
 }
 
 // backend is one gRPC service behind the gateway.
@@ -124,6 +133,7 @@ type Gateway struct {
 	conns    []*grpc.ClientConn // one per distinct address
 	api      *runtime.ServeMux
 	handler  http.Handler
+	admin    http.Handler
 	json     runtime.Marshaler
 	copies   *copies // nil: none kept
 
@@ -176,9 +186,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: jsonCopies{g.json}}),
 		runtime.WithIncomingHeaderMatcher(forwardNoHeaders),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+		runtime.WithOutgoingTrailerMatcher(forwardNoTrailers),
 		runtime.WithErrorHandler(g.handleError),
-		runtime.WithMiddlewares(routeTelemetry, g.lookUpCopy),
-		runtime.WithMetadata(copyMetadata),
+		runtime.WithMiddlewares(routeTelemetry, g.lookUpCopy, trackBackendStatus),
+		runtime.WithMetadata(requestMetadata),
 		runtime.WithForwardResponseOption(answerConditionally),
 		runtime.WithForwardResponseRewriter(g.serveCopy),
 	)
@@ -188,9 +199,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 		conn, ok := byAddr[b.addr]
 		if !ok {
 			var err error
-			var opts []grpc.DialOption
+			opts := []grpc.DialOption{grpc.WithStatsHandler(backendStatusHandler{})}
 			if cfg.DialOptions != nil {
-				opts = cfg.DialOptions(b.addr)
+				opts = append(opts, cfg.DialOptions(b.addr)...)
 			}
 			if conn, err = grpcx.Dial(ctx, b.addr, opts...); err != nil {
 				return nil, errors.Join(fmt.Errorf("gateway: %s: %w", b.name, err), g.Close())
@@ -205,11 +216,20 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 		log.InfoContext(ctx, "gateway backend", slog.String("backend", b.name), slog.String("addr", b.addr))
 	}
 	g.handler = g.routes()
+	g.admin = g.adminRoutes()
 	return g, nil
 }
 
-// Handler is the gateway's HTTP handler: mount it at the server's root.
+// Handler is the gateway's HTTP handler: mount it at the root of the
+// public server. It serves the API, /healthz, /readyz, /openapi.json and
+// the JWKS, and no metrics.
 func (g *Gateway) Handler() http.Handler { return g.handler }
+
+// AdminHandler serves /metrics, /healthz and /readyz for the operators:
+// mount it on a listener that only they can reach (GOVMATCH_ADMIN_ADDR).
+// It is neither traced nor rate-limited, as scrapers and probes call it
+// every few seconds.
+func (g *Gateway) AdminHandler() http.Handler { return g.admin }
 
 // Close closes the connections to the backends.
 func (g *Gateway) Close() error {
@@ -228,26 +248,56 @@ func (g *Gateway) Close() error {
 // an interceptor vouches for.
 func forwardNoHeaders(string) (string, bool) { return "", false }
 
-// untraced are the endpoints probes and scrapers hit every few seconds.
-var untraced = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+type requestIDKey struct{}
 
-// routes puts the operational endpoints next to the API and wraps what is
-// not in untraced in otelhttp.
+// withRequestID gives every API request an id: the client's X-Request-Id
+// when it is a sane token (audit.ValidRequestID), so that a client's or a
+// proxy's id finds its way into the services' logs and audit trails, else
+// a new one. It goes to the services as x-request-id, and back to the
+// client as X-Request-Id, also on errors and refusals, to be quoted in a
+// report.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !audit.ValidRequestID(id) {
+			id = audit.NewRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+	})
+}
+
+// requestMetadata is the metadata of a call to a service: the request id
+// and the copies' validator.
+func requestMetadata(ctx context.Context, r *http.Request) metadata.MD {
+	md := copyMetadata(ctx, r)
+	if id, ok := r.Context().Value(requestIDKey{}).(string); ok {
+		md = metadata.Join(md, metadata.Pairs(audit.RequestIDHeader, id))
+	}
+	return md
+}
+
+// untraced are the endpoints probes hit every few seconds.
+var untraced = map[string]bool{"/healthz": true, "/readyz": true}
+
+// serverName is the server.address of the HTTP metrics and spans. Without
+// it otelhttp takes the Host header, which every client writes as it
+// likes: each new value would start new metric series, without bound. The
+// port 0 is never reported, and keeps otelhttp from taking the port of the
+// Host header instead.
+const serverName = "gateway:0"
+
+// routes puts the public operational endpoints next to the API and wraps
+// what is not in untraced in otelhttp.
 func (g *Gateway) routes() http.Handler {
 	ops := http.NewServeMux()
-	ops.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeText(w, http.StatusOK, "ok")
-	})
-	ops.HandleFunc("GET /readyz", g.readyz)
-	if g.cfg.MetricsHandler != nil {
-		ops.Handle("GET /metrics", g.cfg.MetricsHandler)
-	}
+	g.handleProbes(ops)
 	ops.HandleFunc("GET /openapi.json", serveJSON(openapi.Document))
 	if len(g.cfg.JWKS) > 0 {
 		ops.HandleFunc("GET /.well-known/jwks.json", serveJSON(g.cfg.JWKS))
 	}
 
-	api := g.limit(g.checkBody(g.api))
+	api := withRequestID(g.limit(g.checkBody(g.api)))
 	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The API is not routed through ops with a "/" pattern: that would
 		// set r.Pattern to "/" and otelhttp would name every API span
@@ -259,10 +309,54 @@ func (g *Gateway) routes() http.Handler {
 		}
 		api.ServeHTTP(w, r)
 	})
-	return otelhttp.NewHandler(root, "gateway",
+	opts := append(slices.Clone(g.cfg.httpTelemetry),
 		otelhttp.WithFilter(func(r *http.Request) bool { return !untraced[r.URL.Path] }),
+		otelhttp.WithServerName(serverName),
 	)
+	return secureHeaders(otelhttp.NewHandler(root, "gateway", opts...))
 }
+
+// adminRoutes is the handler of AdminHandler.
+func (g *Gateway) adminRoutes() http.Handler {
+	mux := http.NewServeMux()
+	g.handleProbes(mux)
+	if g.cfg.MetricsHandler != nil {
+		mux.Handle("GET /metrics", g.cfg.MetricsHandler)
+	}
+	return secureHeaders(mux)
+}
+
+// handleProbes serves liveness and readiness on mux: both the public and
+// the admin server answer them, so that a load balancer can probe the port
+// it sends traffic to.
+func (g *Gateway) handleProbes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeText(w, http.StatusOK, "ok")
+	})
+	mux.HandleFunc("GET /readyz", g.readyz)
+}
+
+// secureHeaders sets the headers every answer carries, whoever writes it.
+// Browsers must not guess another type than the Content-Type sent (a JSON
+// answer that quotes a user's text would otherwise be rendered as HTML),
+// and no cache, shared or the browser's, may keep an answer to a request
+// with credentials: it may hold a draft or a price. Such answers keep
+// their ETag, so a client that keeps its own copy may still ask with
+// If-None-Match (answerConditionally).
+func secureHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		if authenticated(r) {
+			h.Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authenticated reports whether r carries credentials; whether they are
+// valid is for the services to decide, and does not matter for caching.
+func authenticated(r *http.Request) bool { return r.Header.Get("Authorization") != "" }
 
 func writeText(w http.ResponseWriter, code int, body string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

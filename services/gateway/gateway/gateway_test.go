@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -113,6 +115,17 @@ func (f *fakeNeeds) GetNeed(ctx context.Context, req *needsv1.GetNeedRequest) (*
 		return nil, grpcx.ToStatus(errdefs.Aborted("etag %q is stale", "v0"))
 	case "needs/broken":
 		return nil, grpcx.ToStatus(fmt.Errorf("scan need: %w", errors.New(`pq: password "hunter2" rejected`)))
+	case "needs/unavailable":
+		return nil, grpcx.ToStatus(errdefs.Unavailable("the matching index is being built; retry in a few seconds"))
+	case "needs/chatty", "needs/chatty-missing":
+		// Response metadata of the kind a backend or a library in it
+		// might send, and one key meant for clients.
+		_ = grpc.SetHeader(ctx, metadata.Pairs("x-request-id", "req-42", "x-upstream-host", "10.0.0.5:9090"))
+		_ = grpc.SetTrailer(ctx, metadata.Pairs("x-debug-sql", "SELECT * FROM needs"))
+		if req.GetName() == "needs/chatty" {
+			return openData, nil
+		}
+		return nil, grpcx.ToStatus(errdefs.NotFound("need %q not found", req.GetName()))
 	default:
 		return nil, grpcx.ToStatus(errdefs.NotFound("need %q not found", req.GetName()))
 	}
@@ -146,7 +159,8 @@ func (f *fakeNeeds) calls() (md []metadata.MD, lists []*needsv1.ListNeedsRequest
 type fixture struct {
 	needs   *fakeNeeds
 	backend *grpcx.Server
-	handler http.Handler
+	handler http.Handler // the public one
+	admin   http.Handler
 }
 
 // newFixture serves a fakeNeeds on a loopback port and puts a gateway with
@@ -177,7 +191,7 @@ func newFixture(t *testing.T, mod func(*Config)) *fixture {
 			t.Error(err)
 		}
 	})
-	return &fixture{needs: needs, backend: backend, handler: gw.Handler()}
+	return &fixture{needs: needs, backend: backend, handler: gw.Handler(), admin: gw.AdminHandler()}
 }
 
 // serveBackend serves what register registers on a loopback port until
@@ -426,6 +440,7 @@ func TestOperationalEndpoints(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name            string
+		admin           bool // ask AdminHandler, not Handler
 		target          string
 		wantHTTP        int
 		wantContentType string
@@ -434,7 +449,12 @@ func TestOperationalEndpoints(t *testing.T) {
 	}{
 		{name: "liveness", target: "/healthz", wantHTTP: 200, wantContentType: "text/plain; charset=utf-8", wantBody: "ok\n"},
 		{name: "readiness", target: "/readyz", wantHTTP: 200, wantContentType: "text/plain; charset=utf-8", wantBody: "ok\n"},
-		{name: "metrics", target: "/metrics", wantHTTP: 200, wantBody: "govmatch_stub_total 1\n"},
+		{name: "no metrics on the public port", target: "/metrics", wantHTTP: 404, wantContentType: "application/json"},
+		{name: "admin metrics", admin: true, target: "/metrics", wantHTTP: 200, wantBody: "govmatch_stub_total 1\n"},
+		{name: "admin liveness", admin: true, target: "/healthz", wantHTTP: 200, wantContentType: "text/plain; charset=utf-8", wantBody: "ok\n"},
+		{name: "admin readiness", admin: true, target: "/readyz", wantHTTP: 200, wantContentType: "text/plain; charset=utf-8", wantBody: "ok\n"},
+		{name: "no API on the admin port", admin: true, target: "/v1/needs/open-data", wantHTTP: 404},
+		{name: "no OpenAPI on the admin port", admin: true, target: "/openapi.json", wantHTTP: 404},
 		{name: "jwks", target: "/.well-known/jwks.json", wantHTTP: 200, wantContentType: "application/json", wantBody: `{"keys":[{"kty":"EC","kid":"dev"}]}`},
 		{
 			name: "openapi", target: "/openapi.json", wantHTTP: 200, wantContentType: "application/json",
@@ -455,7 +475,12 @@ func TestOperationalEndpoints(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, nil)
-			rec := f.serve(httptest.NewRequestWithContext(t.Context(), "GET", tt.target, nil))
+			h := f.handler
+			if tt.admin {
+				h = f.admin
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), "GET", tt.target, nil))
 			if rec.Code != tt.wantHTTP {
 				t.Errorf("HTTP status = %d, want %d; body: %s", rec.Code, tt.wantHTTP, rec.Body)
 			}
@@ -479,10 +504,13 @@ func TestOperationalEndpoints(t *testing.T) {
 func TestOptionalEndpointsOff(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *Config) { c.MetricsHandler, c.JWKS = nil, nil })
-	for _, target := range []string{"/metrics", "/.well-known/jwks.json"} {
-		if rec := f.serve(httptest.NewRequestWithContext(t.Context(), "GET", target, nil)); rec.Code != 404 {
-			t.Errorf("GET %s = %d, want 404", target, rec.Code)
-		}
+	if rec := f.serve(httptest.NewRequestWithContext(t.Context(), "GET", "/.well-known/jwks.json", nil)); rec.Code != 404 {
+		t.Errorf("GET /.well-known/jwks.json = %d, want 404", rec.Code)
+	}
+	rec := httptest.NewRecorder()
+	f.admin.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), "GET", "/metrics", nil))
+	if rec.Code != 404 {
+		t.Errorf("admin GET /metrics = %d, want 404", rec.Code)
 	}
 }
 
@@ -566,7 +594,6 @@ func TestTracing(t *testing.T) {
 		{name: "openapi", target: "/openapi.json", wantSpan: "GET /openapi.json"},
 		{name: "liveness", target: "/healthz"},
 		{name: "readiness", target: "/readyz"},
-		{name: "metrics", target: "/metrics"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -684,5 +711,100 @@ func TestNewConfig(t *testing.T) {
 				t.Errorf("MaxBodyBytes = %d, want %d", gw.cfg.MaxBodyBytes, tt.wantMax)
 			}
 		})
+	}
+}
+
+// TestMetricsCardinality: whatever Host, method, path, user agent or
+// forwarding headers clients send, the HTTP metrics have the same series.
+func TestMetricsCardinality(t *testing.T) {
+	t.Parallel()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() {
+		if err := mp.Shutdown(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	f := newFixture(t, func(c *Config) { c.httpTelemetry = []otelhttp.Option{otelhttp.WithMeterProvider(mp)} })
+
+	// Each kind of request once, then each many times with what a client
+	// is free to choose made different every time.
+	kinds := []struct{ method, path string }{
+		{"GET", "/v1/needs/open-data"},
+		{"GET", "/v1/needs/missing-%d"},
+		{"POST", "/v1/needs:search-%d"},
+		{"FOO%d", "/v1/needs/open-data"},
+		{"get", "/v1/needs/open-data"},
+		{"GET", "/v1/unknown-%d"},
+		{"GET", "/openapi.json"},
+	}
+	send := func(i int) {
+		for _, k := range kinds {
+			method := k.method
+			if strings.Contains(method, "%d") {
+				method = fmt.Sprintf(method, i)
+			}
+			path := k.path
+			if strings.Contains(path, "%d") {
+				path = fmt.Sprintf(path, i)
+			}
+			req := httptest.NewRequestWithContext(t.Context(), method, path, nil)
+			req.Host = fmt.Sprintf("client-%d.example:%d", i, 1024+i)
+			req.RemoteAddr = fmt.Sprintf("192.0.2.%d:%d", i%250+1, 40000+i)
+			req.Header.Set("User-Agent", fmt.Sprintf("probe/%d", i))
+			req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i%250+1))
+			req.Header.Set("X-Forwarded-Host", fmt.Sprintf("forwarded-%d.example", i))
+			f.serve(req)
+		}
+	}
+	collect := func() (series map[string]int, servers map[string]bool) {
+		t.Helper()
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(t.Context(), &rm); err != nil {
+			t.Fatal(err)
+		}
+		series, servers = map[string]int{}, map[string]bool{}
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				var sets []attribute.Set
+				switch d := m.Data.(type) {
+				case metricdata.Histogram[float64]:
+					for _, dp := range d.DataPoints {
+						sets = append(sets, dp.Attributes)
+					}
+				case metricdata.Histogram[int64]:
+					for _, dp := range d.DataPoints {
+						sets = append(sets, dp.Attributes)
+					}
+				default:
+					t.Fatalf("%s is %T", m.Name, m.Data)
+				}
+				series[m.Name] = len(sets)
+				for _, s := range sets {
+					for _, kv := range s.ToSlice() {
+						if kv.Key == "server.address" || kv.Key == "server.port" {
+							servers[string(kv.Key)+"="+kv.Value.String()] = true
+						}
+					}
+				}
+			}
+		}
+		return series, servers
+	}
+
+	send(0)
+	before, _ := collect()
+	if before["http.server.request.duration"] == 0 {
+		t.Fatalf("no request duration recorded: %v", before)
+	}
+	for i := 1; i <= 200; i++ {
+		send(i)
+	}
+	after, servers := collect()
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("series per metric after 200 × %d requests from made-up clients (-before +after):\n%s", len(kinds), diff)
+	}
+	if diff := cmp.Diff(map[string]bool{"server.address=gateway": true}, servers); diff != "" {
+		t.Errorf("server attributes (-want +got):\n%s", diff)
 	}
 }

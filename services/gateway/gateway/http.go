@@ -90,11 +90,16 @@ func (g *Gateway) writeError(w http.ResponseWriter, r *http.Request, httpStatus 
 
 // handleError is grpc-gateway's default error handler (google.rpc.Status
 // JSON, its code→HTTP mapping), except that a body cut off by the size
-// limit is answered with 413.
+// limit is answered with 413, a failure on the way to a backend does not
+// show how it failed (hideTransport), and no error is kept by any cache: it
+// would outlive its cause.
 func (g *Gateway) handleError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	if body, ok := ctx.Value(limitedBodyKey{}).(*limitedBody); ok && body.hit.Load() {
 		err = &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge, Err: g.tooLarge()}
 	}
+	err = g.hideTransport(ctx, r, err)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Del("ETag") // set before a later step failed; it names no content of this answer
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }
 
