@@ -83,4 +83,3 @@ func TestDeadLettersCommand(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-

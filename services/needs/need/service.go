@@ -18,8 +18,8 @@ import (
 // who may do it. Every method takes the caller from the context
 // (identity.FromContext).
 type Service struct {
-	store     Store
-	now       func() time.Time
+	store Store
+	now   func() time.Time
 }
 
 // Option changes a Service; tests use it to fix the clock.
