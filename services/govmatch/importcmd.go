@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/sethvargo/go-envconfig"
@@ -954,6 +955,10 @@ func normalizeKeys(rec map[string]any) error {
 	return nil
 }
 
+// notUTF8 is the problem of a line in another encoding, most often a
+// spreadsheet's Windows-1252 export.
+const notUTF8 = "not UTF-8 text; save the file as UTF-8"
+
 // jsonlRecords reads JSON Lines.
 type jsonlRecords struct {
 	r      *bufio.Reader
@@ -983,6 +988,11 @@ func (j *jsonlRecords) next() (importRecord, error) {
 		text = bytes.TrimSpace(text)
 		if len(text) == 0 {
 			continue
+		}
+		// encoding/json would replace each invalid byte by U+FFFD and the
+		// vendor be imported with its letters lost.
+		if !utf8.Valid(text) {
+			return importRecord{}, &lineError{line: j.line, msg: notUTF8}
 		}
 		var rec map[string]any
 		dec := json.NewDecoder(bytes.NewReader(text))
@@ -1062,6 +1072,9 @@ func (c *csvRecords) next() (importRecord, error) {
 		cell = strings.TrimSpace(cell)
 		if cell == "" {
 			continue
+		}
+		if !utf8.ValidString(cell) { // see jsonlRecords.next
+			return importRecord{}, &lineError{line: line, msg: fmt.Sprintf("column %s: %s", c.header[i], notUTF8)}
 		}
 		v, err := csvValue(c.header[i], cell)
 		if err != nil {
