@@ -57,7 +57,7 @@ test: ## run all tests with the race detector
 .PHONY: fuzz
 fuzz: ## run each fuzzer for FUZZTIME (default 30s) with FUZZPARALLEL workers (default one per CPU)
 	@for spec in pkg/refdata:FuzzNormalizeCPV pkg/refdata:FuzzNormalizeRegion pkg/refdata:FuzzRegionFilterKey \
-	  pkg/tags:FuzzNormalize pkg/auth:FuzzVerify pkg/identity:FuzzValidOrgID pkg/pagetoken:FuzzDecode \
+	  pkg/tags:FuzzNormalize pkg/auth:FuzzVerify pkg/identity:FuzzValidOrgID pkg/pagetoken:FuzzDecode pkg/audit:FuzzValidRequestID pkg/grpcx:FuzzUpdateMask \
 	  services/needs/need:FuzzValidateFields services/needs/need:FuzzBuildQuery \
 	  services/needs/refsearch:FuzzParseQuery services/vendors/profile:FuzzValidateFields services/vendors/profile:FuzzNormalizeLicence \
 	  services/gateway/gateway:FuzzMatchesETag services/matching/grpcserver:FuzzPreviewNeed services/matching/score:FuzzRank \

@@ -274,3 +274,19 @@ func TestChains(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// FuzzValidRequestID: an id the gateway passes into logs, the audit trail
+// and its CSV export never carries a separator, a quote or a line break.
+func FuzzValidRequestID(f *testing.F) {
+	for _, s := range []string{"4bf92f3577b34da6a3ce929d0e0e4736", "req-1.2:3/4_5", "", "a\nb", "a,b", `"x"`, "=cmd"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !audit.ValidRequestID(s) {
+			return
+		}
+		if len(s) == 0 || len(s) > 128 || strings.ContainsAny(s, ",;\"'\r\n\t =+@") {
+			t.Errorf("ValidRequestID accepted %q", s)
+		}
+	})
+}
