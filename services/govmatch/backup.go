@@ -172,10 +172,17 @@ func vacuumInto(ctx context.Context, src, dst string) error {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, dst); err != nil {
+	// The copy holds what the database holds: create it owner-only before
+	// SQLite writes (VACUUM INTO accepts an empty file), never readable
+	// by others for a moment under a loose umask.
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, sqlstore.FileMode)
+	if err != nil {
 		return err
 	}
-	if err := os.Chmod(dst, sqlstore.FileMode); err != nil {
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, dst); err != nil {
 		return err
 	}
 	return syncFile(dst)

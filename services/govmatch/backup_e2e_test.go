@@ -100,6 +100,15 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 		t.Fatalf("backup: %v\n%s", err, out)
 	}
 	during := len(w.snapshot()) - len(before)
+	files, err := os.ReadDir(backupDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if info, err := f.Info(); err != nil || info.Mode().Perm() != 0o600 {
+			t.Errorf("backup file %s: mode %v (%v), want owner-only", f.Name(), info.Mode(), err)
+		}
+	}
 	// Writes go on after the backup: it held no lock that stopped them.
 	waitUntil(t, "writes after the backup", func() bool { return len(w.snapshot()) > len(before)+during+5 })
 	stop()

@@ -341,17 +341,35 @@ func (c Config) LogValue() slog.Value {
 	)
 }
 
-// maskURL hides the password of a connection URL.
+// keywordPassword finds the password of a key=value DSN
+// ("host=db password='a b' dbname=x"), quoted or not.
+var keywordPassword = regexp.MustCompile(`(?i)\b(\w*password)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
+
+// maskURL hides the passwords of a connection URL or key=value DSN, for
+// logs: in the user info and in query parameters (?password=…).
 func maskURL(s string) string {
 	u, err := url.Parse(s)
-	if err != nil {
-		return "(set, not a URL)" // a key=value DSN may hold a password
+	switch {
+	case err != nil && strings.Contains(s, "://"):
+		return "(set, not a URL)" // where the password ends is anyone's guess
+	case err != nil || u.Scheme == "":
+		return keywordPassword.ReplaceAllString(s, "${1}=xxxxx")
 	}
-	if u.User == nil {
-		return s
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	q := u.Query()
+	masked := false
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "password") {
+			q.Set(k, "xxxxx")
+			masked = true
+		}
+	}
+	if masked {
+		u.RawQuery = q.Encode()
 	}
 	return u.String()
 }

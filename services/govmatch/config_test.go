@@ -51,3 +51,25 @@ func TestLoadConfigRejectsBadSettings(t *testing.T) {
 		})
 	}
 }
+
+// TestMaskURL: no password of a connection string reaches the logs, in
+// whichever form the operator wrote it.
+func TestMaskURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"postgres://govmatch:s3cret@db:5432/govmatch?sslmode=require", "postgres://govmatch:xxxxx@db:5432/govmatch?sslmode=require"},
+		{"postgres://db/govmatch?user=govmatch&password=s3cret", "postgres://db/govmatch?password=xxxxx&user=govmatch"},
+		{"postgres://db/govmatch?sslpassword=s3cret", "postgres://db/govmatch?sslpassword=xxxxx"},
+		{"redis://:s3cret@cache:6379/0", "redis://:xxxxx@cache:6379/0"},
+		{"redis://cache:6379/0", "redis://cache:6379/0"},
+		{"host=db user=govmatch password=s3cret dbname=govmatch", "host=db user=govmatch password=xxxxx dbname=govmatch"},
+		{"host=db password = 's3 cret\\' x' dbname=govmatch", "host=db password=xxxxx dbname=govmatch"},
+		{"host=db PASSWORD=s3cret", "host=db PASSWORD=xxxxx"},
+		{"postgres://govmatch:s3c%ret@db/govmatch", "(set, not a URL)"},
+	}
+	for _, tt := range tests {
+		if got := maskURL(tt.in); got != tt.want || strings.Contains(got, "s3") {
+			t.Errorf("maskURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -493,7 +493,7 @@ func TestDemoDataAndRestart(t *testing.T) {
 		t.Errorf("demo data: %d vendors, want at least 8", n)
 	}
 	giessen := sys.token(t, "stadt-giessen", identity.RoleBuyer)
-	rs := sys.call(t, "GET", "/v1/needs/stadt-giessen-terminbuchung-buergerbuero/responses", giessen, nil).expect(t, "demo responses", http.StatusOK)
+	rs := sys.call(t, "GET", "/v1/needs/stadt-giessen.terminbuchung-buergerbuero/responses", giessen, nil).expect(t, "demo responses", http.StatusOK)
 	if n := len(rs.body["responses"].([]any)); n < 2 {
 		t.Errorf("demo data: %d responses to the Gießen need, want at least 2", n)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -101,14 +102,40 @@ func TestHiddenDraftIDsDoNotLeak(t *testing.T) {
 	sys := startMonolith(t, "", false)
 	giessen := sys.token(t, "stadt-giessen", identity.RoleBuyer)
 	marburg := sys.token(t, "stadt-marburg", identity.RoleBuyer)
-	sys.call(t, http.MethodPost, "/v1/needs?needId=stadt-giessen-geheim", giessen, needBody).expect(t, "draft", http.StatusOK)
-	sys.call(t, http.MethodGet, "/v1/needs/stadt-giessen-geheim", marburg, nil).expect(t, "another's draft", http.StatusNotFound)
-	taken := sys.call(t, http.MethodPost, "/v1/needs?needId=stadt-giessen-geheim", marburg, needBody)
-	free := sys.call(t, http.MethodPost, "/v1/needs?needId=stadt-giessen-frei", marburg, needBody)
+	sys.call(t, http.MethodPost, "/v1/needs?needId=stadt-giessen.geheim", giessen, needBody).expect(t, "draft", http.StatusOK)
+	sys.call(t, http.MethodGet, "/v1/needs/stadt-giessen.geheim", marburg, nil).expect(t, "another's draft", http.StatusNotFound)
+	taken := sys.call(t, http.MethodPost, "/v1/needs?needId=stadt-giessen.geheim", marburg, needBody)
+	free := sys.call(t, http.MethodPost, "/v1/needs?needId=stadt-giessen.frei", marburg, needBody)
 	if taken.status != http.StatusBadRequest || free.status != taken.status ||
 		strings.ReplaceAll(string(free.raw), "frei", "geheim") != string(taken.raw) {
 		t.Errorf("probe of a hidden draft: %d %s\nprobe of a free id: %d %s\nwant the same 400", taken.status, taken.raw, free.status, free.raw)
 	}
-	sys.call(t, http.MethodPost, "/v1/needs?needId=stadt-giessen-geheim", giessen, needBody).expect(t, "own taken id", http.StatusConflict)
-	sys.call(t, http.MethodPost, "/v1/needs?needId=stadt-marburg-frei", marburg, needBody).expect(t, "own prefix", http.StatusOK)
+	sys.call(t, http.MethodPost, "/v1/needs?needId=stadt-giessen.geheim", giessen, needBody).expect(t, "own taken id", http.StatusConflict)
+	sys.call(t, http.MethodPost, "/v1/needs?needId=stadt-marburg.frei", marburg, needBody).expect(t, "own prefix", http.StatusOK)
+	// An organisation whose id begins another's cannot choose ids inside it.
+	stadt := sys.token(t, "stadt", identity.RoleBuyer)
+	sys.call(t, http.MethodPost, "/v1/needs?needId=stadt-giessen.frei", stadt, needBody).expect(t, "squatting another's ids", http.StatusBadRequest)
+	sys.call(t, http.MethodPost, "/v1/needs?needId=stadt.giessen-frei", stadt, needBody).expect(t, "own ids", http.StatusOK)
+
+	// Every read of a hidden draft answers what the read of an absent need
+	// answers, byte for byte but the id.
+	vendor := sys.token(t, "civic-startup", identity.RoleVendor)
+	for _, probe := range []struct {
+		path  string
+		token string
+	}{
+		{"/v1/needs/%s", marburg},
+		{"/v1/needs/%s/auditEntries", marburg},
+		{"/v1/needs/%s/auditEntries:export", marburg},
+		{"/v1/needs/%s/responses", marburg},
+		{"/v1/needs/%s/responses/civic-startup", vendor},
+		{"/v1/needs/%s", ""},
+	} {
+		hidden := sys.call(t, http.MethodGet, fmt.Sprintf(probe.path, "stadt-giessen.geheim"), probe.token, nil)
+		absent := sys.call(t, http.MethodGet, fmt.Sprintf(probe.path, "stadt-giessen.keiner"), probe.token, nil)
+		if hidden.status != absent.status || hidden.status == http.StatusOK ||
+			strings.ReplaceAll(string(absent.raw), "keiner", "geheim") != string(hidden.raw) {
+			t.Errorf("GET %s\nhidden draft: %d %s\nabsent need:  %d %s\nwant the same answer", probe.path, hidden.status, hidden.raw, absent.status, absent.raw)
+		}
+	}
 }

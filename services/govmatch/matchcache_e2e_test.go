@@ -33,7 +33,7 @@ func TestMatchCacheRedisOutage(t *testing.T) {
 		keys, _ := rdb.Keys(context.Background(), prefix+"match:{*").Result()
 		return len(keys)
 	}
-	const path = "/v1/needs/stadt-giessen-terminbuchung-buergerbuero/matches"
+	const path = "/v1/needs/stadt-giessen.terminbuchung-buergerbuero/matches"
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		if sys.call(t, "GET", path, "", nil).status == http.StatusOK {
 			break
@@ -154,7 +154,7 @@ func TestMatchCacheOnRedisCluster(t *testing.T) {
 	// matchcache covers the timeout).
 	sys := startMonolith(t, "", true, "GOVMATCH_MATCH_CACHE_REDIS_CLUSTER", url, "GOVMATCH_GATEWAY_COPY_BYTES", "0",
 		"GOVMATCH_MATCH_CACHE_TIMEOUT", "2s")
-	const path = "/v1/needs/stadt-giessen-terminbuchung-buergerbuero/matches"
+	const path = "/v1/needs/stadt-giessen.terminbuchung-buergerbuero/matches"
 	for deadline := time.Now().Add(20 * time.Second); sys.call(t, "GET", path, "", nil).status != http.StatusOK; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("no matches within 20 s of the start")

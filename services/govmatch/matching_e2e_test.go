@@ -26,7 +26,7 @@ func TestMatchingThroughREST(t *testing.T) {
 	var res response
 	// The index is built from the registries when the process starts.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		res = sys.call(t, "GET", "/v1/needs/stadt-giessen-terminbuchung-buergerbuero/matches?pageSize=5", "", nil)
+		res = sys.call(t, "GET", "/v1/needs/stadt-giessen.terminbuchung-buergerbuero/matches?pageSize=5", "", nil)
 		if res.status == http.StatusOK || time.Now().After(deadline) {
 			break
 		}
@@ -54,7 +54,7 @@ func TestMatchingThroughREST(t *testing.T) {
 	// The basic view lists at most five pieces of evidence per component
 	// and accounts for the rest; the full view lists them all.
 	for _, view := range []string{"", "&view=MATCH_VIEW_FULL"} {
-		res := sys.call(t, "GET", "/v1/needs/stadt-giessen-terminbuchung-buergerbuero/matches?pageSize=5"+view, "", nil).expect(t, "matches"+view, http.StatusOK)
+		res := sys.call(t, "GET", "/v1/needs/stadt-giessen.terminbuchung-buergerbuero/matches?pageSize=5"+view, "", nil).expect(t, "matches"+view, http.StatusOK)
 		for _, m := range res.body["matches"].([]any) {
 			for _, c := range m.(map[string]any)["explanation"].(map[string]any)["components"].([]any) {
 				c := c.(map[string]any)
@@ -75,7 +75,7 @@ func TestMatchingThroughREST(t *testing.T) {
 			}
 		}
 	}
-	sys.call(t, "GET", "/v1/needs/stadt-giessen-terminbuchung-buergerbuero/matches?view=MATCH_VIEW_SOME", "", nil).expect(t, "unknown view", http.StatusBadRequest)
+	sys.call(t, "GET", "/v1/needs/stadt-giessen.terminbuchung-buergerbuero/matches?view=MATCH_VIEW_SOME", "", nil).expect(t, "unknown view", http.StatusBadRequest)
 
 	// A vendor that edits its profile is ranked on the new one at once.
 	parking := sys.token(t, "lieferzone", identity.RoleVendor)
@@ -85,7 +85,7 @@ func TestMatchingThroughREST(t *testing.T) {
 	}).expect(t, "vendor edits its profile", http.StatusOK)
 	found := false
 	for deadline := time.Now().Add(time.Second); !found && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		res = sys.call(t, "GET", "/v1/needs/stadt-giessen-terminbuchung-buergerbuero/matches?pageSize=20", "", nil).expect(t, "matches", http.StatusOK)
+		res = sys.call(t, "GET", "/v1/needs/stadt-giessen.terminbuchung-buergerbuero/matches?pageSize=20", "", nil).expect(t, "matches", http.StatusOK)
 		for _, m := range res.body["matches"].([]any) {
 			found = found || m.(map[string]any)["vendor"] == "vendors/lieferzone"
 		}
@@ -97,7 +97,7 @@ func TestMatchingThroughREST(t *testing.T) {
 	// An answer names its content with an ETag: the same ranking has the
 	// same one, a client holding it gets 304, and after a change the
 	// ranking has another.
-	const ranking = "/v1/needs/stadt-giessen-terminbuchung-buergerbuero/matches?pageSize=20"
+	const ranking = "/v1/needs/stadt-giessen.terminbuchung-buergerbuero/matches?pageSize=20"
 	a := sys.call(t, "GET", ranking, "", nil).expect(t, "ranking", http.StatusOK)
 	b := sys.call(t, "GET", ranking, "", nil).expect(t, "same ranking", http.StatusOK)
 	etag := a.header.Get("ETag")
@@ -123,14 +123,14 @@ func TestMatchingThroughREST(t *testing.T) {
 	}
 
 	sys.call(t, "GET", "/v1/vendors/terminfix/matches", "", nil).expect(t, "needs for a vendor", http.StatusOK)
-	sys.call(t, "GET", "/v1/needs/stadt-giessen-terminbuchung-buergerbuero/similarNeeds", "", nil).expect(t, "similar needs", http.StatusOK)
+	sys.call(t, "GET", "/v1/needs/stadt-giessen.terminbuchung-buergerbuero/similarNeeds", "", nil).expect(t, "similar needs", http.StatusOK)
 	preview := sys.call(t, "POST", "/v1/matches:preview", giessen, map[string]any{
 		"need": map[string]any{"title": "Terminbuchung", "problemStatement": "Termine online buchen", "cpvCodes": []string{"72212000"}},
 	}).expect(t, "preview", http.StatusOK)
 	if ms, _ := preview.body["matches"].([]any); len(ms) == 0 {
 		t.Errorf("preview found nothing: %s", preview.raw)
 	}
-	sys.call(t, "GET", "/v1/needs/stadt-giessen-terminbuchung-buergerbuero/matches?pageSize=500", "", nil).expect(t, "page size over 100", http.StatusBadRequest)
+	sys.call(t, "GET", "/v1/needs/stadt-giessen.terminbuchung-buergerbuero/matches?pageSize=500", "", nil).expect(t, "page size over 100", http.StatusBadRequest)
 	// A preview takes the spellings the needs registry takes, and names a
 	// bad one's field.
 	sys.call(t, "POST", "/v1/matches:preview", giessen, map[string]any{

@@ -51,7 +51,7 @@ type demoNeed struct {
 
 var needs = []demoNeed{
 	{
-		id: Giessen + "-terminbuchung-buergerbuero", owner: Giessen, then: publish, deadline: 30 * 24 * time.Hour,
+		id: Giessen + ".terminbuchung-buergerbuero", owner: Giessen, then: publish, deadline: 30 * 24 * time.Hour,
 		joiners: []string{Marburg, Wetzlar},
 		fields: need.Fields{
 			Title: "Online-Terminbuchung für Bürgerbüros",
@@ -69,7 +69,7 @@ var needs = []demoNeed{
 		},
 	},
 	{
-		id: Marburg + "-sensorik-starkregen", owner: Marburg, then: publish, deadline: 45 * 24 * time.Hour,
+		id: Marburg + ".sensorik-starkregen", owner: Marburg, then: publish, deadline: 45 * 24 * time.Hour,
 		fields: need.Fields{
 			Title: "Frühwarnung bei Starkregen in der Altstadt",
 			ProblemStatement: "Nach den Starkregenereignissen der letzten Jahre wollen wir Pegel an kleinen Gewässern und Kanälen in Echtzeit messen " +
@@ -82,7 +82,7 @@ var needs = []demoNeed{
 		},
 	},
 	{
-		id: Hessen + "-ki-posteingang", owner: Hessen, then: publish, deadline: 21 * 24 * time.Hour,
+		id: Hessen + ".ki-posteingang", owner: Hessen, then: publish, deadline: 21 * 24 * time.Hour,
 		joiners: []string{Limburg},
 		fields: need.Fields{
 			Title: "KI-gestützte Vorsortierung des Posteingangs",
@@ -97,7 +97,7 @@ var needs = []demoNeed{
 		},
 	},
 	{
-		id: Wetzlar + "-leerstandsmelder", owner: Wetzlar, then: keepDraft,
+		id: Wetzlar + ".leerstandsmelder", owner: Wetzlar, then: keepDraft,
 		fields: need.Fields{
 			Title:            "Leerstandsmanagement für die Innenstadt",
 			ProblemStatement: "Leerstehende Ladenlokale sollen erfasst, Eigentümer kontaktiert und Zwischennutzungen vermittelt werden. Noch im Entwurf.",
@@ -106,7 +106,7 @@ var needs = []demoNeed{
 		},
 	},
 	{
-		id: Hamburg + "-venture-client-parkraum", owner: Hamburg, then: procure, deadline: 14 * 24 * time.Hour,
+		id: Hamburg + ".venture-client-parkraum", owner: Hamburg, then: procure, deadline: 14 * 24 * time.Hour,
 		fields: need.Fields{
 			Title: "Digitale Parkraumerfassung für Lieferzonen",
 			ProblemStatement: "Lieferzonen werden zugeparkt, Lieferverkehr steht in zweiter Reihe. Wir möchten mit einem Start-up im Rahmen der " +
@@ -118,7 +118,7 @@ var needs = []demoNeed{
 		},
 	},
 	{
-		id: Koeln + "-open-data-portal", owner: Koeln, then: award, deadline: 10 * 24 * time.Hour,
+		id: Koeln + ".open-data-portal", owner: Koeln, then: award, deadline: 10 * 24 * time.Hour,
 		award: need.Award{VendorName: "Offene Daten Werkstatt eG", ValueEUR: 84500, Date: need.Date{Year: 2026, Month: 9, Day: 15}},
 		fields: need.Fields{
 			Title:              "Betrieb und Weiterentwicklung des Open-Data-Portals",
@@ -130,7 +130,7 @@ var needs = []demoNeed{
 		},
 	},
 	{
-		id: Muenchen + "-schulweg-app", owner: Muenchen, then: closeIt, deadline: 10 * 24 * time.Hour,
+		id: Muenchen + ".schulweg-app", owner: Muenchen, then: closeIt, deadline: 10 * 24 * time.Hour,
 		reason: "Der Bedarf wird durch das landesweite Projekt abgedeckt; wir schließen uns dort an.",
 		fields: need.Fields{
 			Title:            "App für sichere Schulwege",
@@ -140,7 +140,7 @@ var needs = []demoNeed{
 		},
 	},
 	{
-		id: Limburg + "-barrierefreie-formulare", owner: Limburg, then: publish, deadline: 60 * 24 * time.Hour,
+		id: Limburg + ".barrierefreie-formulare", owner: Limburg, then: publish, deadline: 60 * 24 * time.Hour,
 		fields: need.Fields{
 			Title: "Barrierefreie Online-Formulare nach OZG",
 			ProblemStatement: "Unsere Online-Formulare sind nicht barrierefrei und nicht an die Register angebunden. Gesucht wird ein " +
@@ -214,15 +214,15 @@ type demoResponse struct {
 }
 
 var responses = []demoResponse{
-	{need: Giessen + "-terminbuchung-buergerbuero", vendor: "terminfix", fields: need.ResponseFields{
+	{need: Giessen + ".terminbuchung-buergerbuero", vendor: "terminfix", fields: need.ResponseFields{
 		Summary:            "TerminFix läuft in 14 hessischen Bürgerbüros, barrierefrei nach BITV 2.0 und mit Schnittstellen zu den gängigen Meldewesen-Fachverfahren. Für drei Städte gemeinsam schlagen wir einen Pilot über sechs Monate vor.",
 		IndicativePriceEUR: 36000, ContactEmail: "kommunen@terminfix.example"}},
-	{need: Giessen + "-terminbuchung-buergerbuero", vendor: "codefor-giessen", fields: need.ResponseFields{
+	{need: Giessen + ".terminbuchung-buergerbuero", vendor: "codefor-giessen", fields: need.ResponseFields{
 		Summary: "Wir haben eine quelloffene Terminbuchung für Vereine gebaut und würden sie mit einem Partner-Unternehmen für die Bürgerbüros weiterentwickeln."}},
-	{need: Marburg + "-sensorik-starkregen", vendor: "pegelwacht", fields: need.ResponseFields{
+	{need: Marburg + ".sensorik-starkregen", vendor: "pegelwacht", fields: need.ResponseFields{
 		Summary:            "Pegelwacht misst mit LoRaWAN-Sensoren an 60 Gewässern in Niedersachsen; die Daten stehen als Open Data (CC BY 4.0) bereit, Warnungen gehen per Cell Broadcast und App raus.",
 		IndicativePriceEUR: 95000, ContactEmail: "hallo@pegelwacht.example"}},
-	{need: Hessen + "-ki-posteingang", vendor: "posteingang-ai", fields: need.ResponseFields{
+	{need: Hessen + ".ki-posteingang", vendor: "posteingang-ai", fields: need.ResponseFields{
 		Summary:            "Unsere Klassifikation läuft in einem BSI-C5-testierten Rechenzentrum in Frankfurt; wir bieten einen Machbarkeitstest mit 1.000 anonymisierten Schreiben an.",
 		IndicativePriceEUR: 120000, ContactEmail: "vertrieb@posteingang-ai.example"}},
 }

@@ -13,12 +13,13 @@ import (
 const MaxAuditPageSize = audit.MaxPageSize
 
 // AuditTrail lists the audit trail of a need and its responses, oldest
-// first, or with needID "-" of every need (admins only). Who may see the
-// need sees its trail, the signed-in callers; the subject (the user behind
-// a change) only its buyers and admins see, and a response's values only
-// those who may read the response: its vendor, admins, and the need's
-// buyers while it is submitted. Other callers see that a response field
-// changed, not to what.
+// first, or with needID "-" of every need (admins only). The trail is the
+// procedure's record (the Vergabevermerk) and names every vendor that
+// responded, so only the need's buyers and admins read it whole; a vendor
+// reads the trail of its own response and nothing of its competitors';
+// everybody else is refused (or told the need does not exist, where it is
+// a draft they may not see). A response's values the buyers see only
+// while it is submitted, as GetResponse shows them.
 func (s *Service) AuditTrail(ctx context.Context, needID string, pageSize int, pageToken string) ([]audit.Entry, string, error) {
 	p := identity.FromContext(ctx)
 	if err := requireAuthenticated(p); err != nil {
@@ -39,24 +40,25 @@ func (s *Service) AuditTrail(ctx context.Context, needID string, pageSize int, p
 		if n, err = s.store.Get(ctx, needID); err != nil {
 			return nil, "", err
 		}
-		if !canSee(p, n) {
+		switch {
+		case !canSee(p, n):
 			return nil, "", notFound(needID)
+		case p.IsAdmin() || isBuyerOf(p, n):
+		case p.Has(identity.RoleVendor):
+			q = audit.Query{Resource: responseName(needID, p.Org)}
+		default:
+			return nil, "", errdefs.PermissionDenied("a need's audit trail is for its buyers; a vendor reads that of its own response")
 		}
 	}
-	es, next, err := audit.ReadPage(ctx, s.store.AuditTrail, q, needID, pageSize, pageToken)
-	if err != nil {
-		return nil, "", err
+	// The token is bound to what the caller may read, so that one caller's
+	// token does not page through another's view.
+	es, next, err := audit.ReadPage(ctx, s.store.AuditTrail, q, q.Resource, pageSize, pageToken)
+	if err != nil || p.IsAdmin() || !isBuyerOf(p, n) {
+		return es, next, err
 	}
-	if p.IsAdmin() {
-		return es, next, nil
-	}
-	// n is set: only admins list across needs.
 	readable := map[string]bool{}
 	for i := range es {
 		e := &es[i]
-		if !isBuyerOf(p, n) {
-			e.Actor.Subject = ""
-		}
 		vendor, ok := strings.CutPrefix(e.Resource, "needs/"+n.ID+"/responses/")
 		if !ok {
 			continue

@@ -271,13 +271,22 @@ func (s *Service) GetResponse(ctx context.Context, needID, vendor string) (*Resp
 	if err != nil {
 		return nil, err
 	}
+	if !canSee(p, n) {
+		return nil, notFound(needID)
+	}
+	// Who may not read the response learns so before it is looked up, so
+	// that the answer does not tell whether a vendor responded.
+	own := p.Has(identity.RoleVendor) && p.Org == vendor
+	if !own && !p.IsAdmin() && !isBuyerOf(p, n) {
+		return nil, errdefs.PermissionDenied("responses are visible only to their vendor and the need's buyers")
+	}
 	r, err := s.store.GetResponse(ctx, needID, vendor)
 	if err != nil {
 		return nil, err
 	}
-	own := p.Has(identity.RoleVendor) && p.Org == vendor
-	if !own && !p.IsAdmin() && (!isBuyerOf(p, n) || r.State != ResponseSubmitted) {
-		return nil, errdefs.PermissionDenied("responses are visible only to their vendor and the need's buyers")
+	if !own && !p.IsAdmin() && r.State != ResponseSubmitted {
+		// Withdrawn is gone for the buyers, as if it never came.
+		return nil, errdefs.NotFound("response %q not found", responseName(needID, vendor))
 	}
 	return r, nil
 }

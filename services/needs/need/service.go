@@ -41,12 +41,21 @@ func NewService(store Store, opts ...Option) *Service {
 // what a write returns equals what a later read returns.
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
-var needIDPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{2,62}$`)
+// needIDPattern is what a chosen need id looks like: the owner's
+// organisation id, a dot, and a slug ("stadt-giessen.terminbuchung").
+// Organisation ids hold no dot, so the owner's part is unambiguous: no
+// organisation can choose an id inside another's ("stadt" is no prefix of
+// "stadt-giessen.x").
+var needIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}\.[a-z0-9][a-z0-9-]{0,62}$`)
+
+// legacyIDPattern is what chosen ids looked like before they carried
+// their organisation; needs created so stay readable.
+var legacyIDPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{2,62}$`)
 
 // validID accepts the ids the service generates (UUIDs) and the ones
-// callers choose (need_id).
+// callers choose (need_id), now and before.
 func validID(id string) bool {
-	if needIDPattern.MatchString(id) {
+	if needIDPattern.MatchString(id) || legacyIDPattern.MatchString(id) {
 		return true
 	}
 	_, err := uuid.Parse(id)
@@ -85,10 +94,9 @@ func canSee(p identity.Principal, n *Need) bool {
 // Get says not found) holds the id, and chosen ids are meaningful words.
 // No answer can hide that while the create of a free id succeeds; only
 // keeping organisations out of each other's ids can: a chosen id begins
-// with the caller's organisation id and a hyphen
-// ("stadt-giessen-terminbuchung"), so every id a caller may choose is its
-// own organisation's, and a collision reveals only a need its members can
-// read.
+// with the caller's organisation id and a dot ("stadt-giessen.terminbuchung",
+// see needIDPattern), so every id a caller may choose is its own
+// organisation's, and a collision reveals only a need its members can read.
 // Responses need no such rule (their id is the caller's own vendor), nor do
 // vendors (profiles are public).
 func (s *Service) Create(ctx context.Context, f Fields, id string) (*Need, error) {
@@ -99,10 +107,8 @@ func (s *Service) Create(ctx context.Context, f Fields, id string) (*Need, error
 	var v errdefs.Violations
 	switch {
 	case id == "":
-	case !needIDPattern.MatchString(id):
-		v.Add("need_id", "must be 3 to 63 characters of a-z, 0-9 and '-', starting with a letter")
-	case !strings.HasPrefix(id, p.Org+"-"):
-		v.Add("need_id", "must begin with your organisation's id and a hyphen, %q", p.Org+"-")
+	case !needIDPattern.MatchString(id) || !strings.HasPrefix(id, p.Org+"."):
+		v.Add("need_id", "must be your organisation's id, a dot and up to 63 characters of a-z, 0-9 and '-': %q", p.Org+".terminbuchung")
 	}
 	if !f.ResponseDeadline.IsZero() {
 		v.Add(fieldPrefix+FieldResponseDeadline, "is set by PublishNeed, not on create")

@@ -79,7 +79,7 @@ func TestFlow(t *testing.T) {
 		return identity.NewContext(ctx, identity.Principal{Subject: sub, Org: org, Roles: []identity.Role{role}})
 	}
 	owner := as("anna", "stadt-giessen", identity.RoleBuyer)
-	n, err := svc.Create(owner, need.Fields{Title: "Terminvergabe im Bürgeramt", ProblemStatement: "Wartezeiten von Wochen."}, "stadt-giessen-bedarf-termine")
+	n, err := svc.Create(owner, need.Fields{Title: "Terminvergabe im Bürgeramt", ProblemStatement: "Wartezeiten von Wochen."}, "stadt-giessen.bedarf-termine")
 	if err != nil {
 		t.Fatal(err)
 	}

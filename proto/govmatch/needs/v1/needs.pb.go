@@ -1067,9 +1067,11 @@ type CreateNeedRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The need to create. Output-only fields are ignored.
 	Need *Need `protobuf:"bytes,1,opt,name=need,proto3" json:"need,omitempty"`
-	// Optional id of the need, which becomes "needs/{need_id}": 3 to 63
-	// characters of a-z, 0-9 and "-", starting with a letter. Makes a retried
-	// create fail with ALREADY_EXISTS instead of creating a duplicate.
+	// Optional id of the need, which becomes "needs/{need_id}": the caller's
+	// organisation id, a dot, and up to 63 characters of a-z, 0-9 and "-"
+	// ("stadt-giessen.terminbuchung"), so that no organisation chooses ids
+	// in another's. Makes a retried create fail with ALREADY_EXISTS instead
+	// of creating a duplicate.
 	NeedId        string `protobuf:"bytes,2,opt,name=need_id,json=needId,proto3" json:"need_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
