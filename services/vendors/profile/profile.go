@@ -32,6 +32,12 @@ const (
 // Valid reports whether k is one of the defined kinds.
 func (k Kind) Valid() bool { return k > KindUnspecified && k <= KindOther }
 
+// String is the kind's name as the API spells it without its prefix
+// ("CIVIC_TECH"), so that the audit trail shows words, not numbers.
+func (k Kind) String() string {
+	return enumName([]string{"UNSPECIFIED", "START_UP", "CIVIC_TECH", "SME", "NGO", "RESEARCH_INSTITUTION", "OTHER"}, "Kind", int(k))
+}
+
 // SizeBand is a vendor's number of employees in the bands of the EU SME
 // definition.
 type SizeBand int
@@ -48,6 +54,10 @@ const (
 // Valid reports whether b is a defined band or unspecified.
 func (b SizeBand) Valid() bool { return b >= SizeUnspecified && b <= SizeLarge }
 
+func (b SizeBand) String() string {
+	return enumName([]string{"UNSPECIFIED", "MICRO", "SMALL", "MEDIUM", "LARGE"}, "SizeBand", int(b))
+}
+
 // Maturity is how far a product is.
 type Maturity int
 
@@ -61,6 +71,10 @@ const (
 
 // Valid reports whether m is a defined maturity or unspecified.
 func (m Maturity) Valid() bool { return m >= MaturityUnspecified && m <= MaturityInProduction }
+
+func (m Maturity) String() string {
+	return enumName([]string{"UNSPECIFIED", "PROTOTYPE", "PILOT_READY", "IN_PRODUCTION"}, "Maturity", int(m))
+}
 
 // Hosting is where a product runs.
 type Hosting int
@@ -77,6 +91,10 @@ const (
 // Valid reports whether h is a defined hosting place or unspecified.
 func (h Hosting) Valid() bool { return h >= HostingUnspecified && h <= HostingOther }
 
+func (h Hosting) String() string {
+	return enumName([]string{"UNSPECIFIED", "GERMANY", "EU", "ON_PREMISES", "OTHER"}, "Hosting", int(h))
+}
+
 // Verification is the outcome of an admin's check of a vendor.
 type Verification int
 
@@ -88,13 +106,16 @@ const (
 	Rejected
 )
 
-var verificationNames = [...]string{"UNSPECIFIED", "UNVERIFIED", "VERIFIED", "REJECTED"}
-
 func (v Verification) String() string {
-	if v < 0 || int(v) >= len(verificationNames) {
-		return "Verification(" + strconv.Itoa(int(v)) + ")"
+	return enumName([]string{"UNSPECIFIED", "UNVERIFIED", "VERIFIED", "REJECTED"}, "Verification", int(v))
+}
+
+// enumName is names[v], or typ(v) for a number without a name.
+func enumName(names []string, typ string, v int) string {
+	if v < 0 || v >= len(names) {
+		return typ + "(" + strconv.Itoa(v) + ")"
 	}
-	return verificationNames[v]
+	return names[v]
 }
 
 // Product is a product or service a vendor offers.
