@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/govmatch/govmatch/pkg/await"
 	"github.com/govmatch/govmatch/pkg/testdb"
 )
 
@@ -144,8 +145,14 @@ func TestAdminHealthzShowsCacheDegraded(t *testing.T) {
 // TestMatchCacheOnRedisCluster: with GOVMATCH_MATCH_CACHE_REDIS_CLUSTER
 // the monolith keeps its match cache in a Redis Cluster, and a repeated
 // query is answered from there.
+//
+// Not parallel: it reads /metrics, and OpenTelemetry's providers are
+// process globals. The cache takes the global meter provider while the
+// system starts; a system that a parallel test starts meanwhile replaces
+// it, and this system's /metrics then never shows its cache's lookups.
+// (That, not the cluster, made this test fail on a loaded machine, with
+// the pages stored in the cluster.)
 func TestMatchCacheOnRedisCluster(t *testing.T) {
-	t.Parallel()
 	addrs := testdb.RedisCluster(t, 3)
 	url := "redis://" + addrs[0] + "?addr=" + addrs[1] + "&addr=" + addrs[2]
 	// Without the gateway's copies every repeated request reaches the
@@ -185,14 +192,14 @@ func TestMatchCacheOnRedisCluster(t *testing.T) {
 	// A repeated query is a hit. (Until the demo data's last events are in,
 	// answers are computed: the loop gives it time.)
 	hitsBefore := lookups(t, sys, "hit")
-	for i, deadline := 0, time.Now().Add(30*time.Second); lookups(t, sys, "hit") == hitsBefore && time.Now().Before(deadline); i++ {
+	i := 0
+	await.True(t, "a request answered from the Redis Cluster", func() bool {
 		q := fmt.Sprintf("%s?pageSize=%d", path, 1+i%100)
+		i++
 		sys.call(t, "GET", q, "", nil).expect(t, "matches", http.StatusOK)
 		sys.call(t, "GET", q, "", nil).expect(t, "matches again", http.StatusOK)
-	}
-	if lookups(t, sys, "hit") == hitsBefore {
-		t.Error("no request was answered from the Redis Cluster")
-	}
+		return lookups(t, sys, "hit") > hitsBefore
+	})
 }
 
 // lookups is govmatch_matchcache_lookups_total of one result on /metrics.
