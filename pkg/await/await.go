@@ -8,6 +8,7 @@
 package await
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -50,8 +51,4 @@ func NoError(t testing.TB, what string, cond func() error) {
 	}
 }
 
-type notYet struct{}
-
-func (notYet) Error() string { return "condition false" }
-
-var errNotYet error = notYet{}
+var errNotYet = errors.New("condition false")

@@ -42,10 +42,10 @@ func (s *Service) AuditTrail(ctx context.Context, needID string, pageSize int, p
 		}
 		switch {
 		case !canSee(p, n):
-			return nil, "", notFound(needID)
+			return nil, "", NotFound(needID)
 		case p.IsAdmin() || isBuyerOf(p, n):
 		case p.Has(identity.RoleVendor):
-			q = audit.Query{Resource: responseName(needID, p.Org)}
+			q = audit.Query{Resource: ResponseName(needID, p.Org)}
 		default:
 			return nil, "", errdefs.PermissionDenied("a need's audit trail is for its buyers; a vendor reads that of its own response")
 		}
@@ -59,7 +59,7 @@ func (s *Service) AuditTrail(ctx context.Context, needID string, pageSize int, p
 	readable := map[string]bool{}
 	for i := range es {
 		e := &es[i]
-		vendor, ok := strings.CutPrefix(e.Resource, "needs/"+n.ID+"/responses/")
+		vendor, ok := strings.CutPrefix(e.Resource, ResponseName(n.ID, ""))
 		if !ok {
 			continue
 		}

@@ -111,8 +111,15 @@ func normalizeResponse(f *ResponseFields, fields []string, v *errdefs.Violations
 	}
 }
 
-func responseName(needID, vendor string) string {
+// ResponseName is the resource name of vendor's response to a need.
+func ResponseName(needID, vendor string) string {
 	return "needs/" + needID + "/responses/" + vendor
+}
+
+// ResponseNotFound is the error for a response that does not exist or
+// that the caller may not read, the same from the service and the stores.
+func ResponseNotFound(needID, vendor string) error {
+	return errdefs.NotFound("response %q not found", ResponseName(needID, vendor))
 }
 
 // requireVendor checks that the caller acts for a vendor organisation.
@@ -156,7 +163,7 @@ func (s *Service) SubmitResponse(ctx context.Context, needID string, f ResponseF
 	}
 	return s.store.UpdateResponse(ctx, needID, p.Org, func(n *Need, r *Response) (*Response, error) {
 		if !canSee(p, n) {
-			return nil, notFound(needID)
+			return nil, NotFound(needID)
 		}
 		now := s.clock()
 		if err := acceptsResponses(n, now); err != nil {
@@ -164,7 +171,7 @@ func (s *Service) SubmitResponse(ctx context.Context, needID string, f ResponseF
 		}
 		if r != nil && r.State == ResponseSubmitted {
 			return nil, errdefs.AlreadyExists("vendor %q has already responded to need %q; edit %q instead",
-				p.Org, "needs/"+needID, responseName(needID, p.Org))
+				p.Org, "needs/"+needID, ResponseName(needID, p.Org))
 		}
 		if r == nil {
 			return &Response{NeedID: needID, Vendor: p.Org, ResponseFields: f, State: ResponseSubmitted,
@@ -208,7 +215,7 @@ func (s *Service) UpdateResponse(ctx context.Context, needID, vendor string, f R
 			return nil, err
 		}
 		if r.State != ResponseSubmitted {
-			return nil, errdefs.FailedPrecondition("response %q is withdrawn; submit it again instead", responseName(needID, vendor))
+			return nil, errdefs.FailedPrecondition("response %q is withdrawn; submit it again instead", ResponseName(needID, vendor))
 		}
 		now := s.clock()
 		if err := acceptsResponses(n, now); err != nil {
@@ -248,7 +255,7 @@ func (s *Service) WithdrawResponse(ctx context.Context, needID, vendor, etag str
 			return nil, err
 		}
 		if r.State == ResponseWithdrawn {
-			return nil, errdefs.FailedPrecondition("response %q is already withdrawn", responseName(needID, vendor))
+			return nil, errdefs.FailedPrecondition("response %q is already withdrawn", ResponseName(needID, vendor))
 		}
 		r.State, r.UpdateTime = ResponseWithdrawn, s.clock()
 		r.Revision++
@@ -272,7 +279,7 @@ func (s *Service) GetResponse(ctx context.Context, needID, vendor string) (*Resp
 		return nil, err
 	}
 	if !canSee(p, n) {
-		return nil, notFound(needID)
+		return nil, NotFound(needID)
 	}
 	// Who may not read the response learns so before it is looked up, so
 	// that the answer does not tell whether a vendor responded.
@@ -286,7 +293,7 @@ func (s *Service) GetResponse(ctx context.Context, needID, vendor string) (*Resp
 	}
 	if !own && !p.IsAdmin() && r.State != ResponseSubmitted {
 		// Withdrawn is gone for the buyers, as if it never came.
-		return nil, errdefs.NotFound("response %q not found", responseName(needID, vendor))
+		return nil, ResponseNotFound(needID, vendor)
 	}
 	return r, nil
 }
@@ -324,7 +331,7 @@ func (s *Service) ListResponses(ctx context.Context, needID string, pageSize int
 		}
 		if !p.IsAdmin() && !isBuyerOf(p, n) {
 			if !canSee(p, n) {
-				return nil, "", notFound(needID)
+				return nil, "", NotFound(needID)
 			}
 			return nil, "", errdefs.PermissionDenied("only the buyers of need %q see its responses", "needs/"+needID)
 		}
@@ -365,11 +372,11 @@ type responseToken struct {
 // it can see, at the etag it read.
 func checkOwnResponse(p identity.Principal, n *Need, r *Response, needID, vendor, etag string) error {
 	if r == nil || !canSee(p, n) {
-		return errdefs.NotFound("response %q not found", responseName(needID, vendor))
+		return ResponseNotFound(needID, vendor)
 	}
 	if etag != "" && etag != r.ETag() {
 		return errdefs.Aborted("response %q was changed since etag %q was read; the current etag is %q",
-			responseName(needID, vendor), etag, r.ETag())
+			ResponseName(needID, vendor), etag, r.ETag())
 	}
 	return nil
 }

@@ -73,12 +73,15 @@ func (s *Service) Get(ctx context.Context, id string) (*Need, error) {
 		return nil, err
 	}
 	if !canSee(identity.FromContext(ctx), n) {
-		return nil, notFound(id)
+		return nil, NotFound(id)
 	}
 	return n, nil
 }
 
-func notFound(id string) error { return errdefs.NotFound("need %q not found", "needs/"+id) }
+// NotFound is the error for a need that does not exist, or that the caller
+// may not see: one message for both, from the service and every store, so
+// that the answers cannot be told apart.
+func NotFound(id string) error { return errdefs.NotFound("need %q not found", "needs/"+id) }
 
 func canSee(p identity.Principal, n *Need) bool {
 	return n.State != StateDraft || p.IsAdmin() || (p.Org != "" && p.Org == n.OwnerOrg)
@@ -351,7 +354,7 @@ func (s *Service) Join(ctx context.Context, id string) (*Need, error) {
 	}
 	return s.store.Update(ctx, id, func(n *Need) error {
 		if !canSee(p, n) {
-			return notFound(id)
+			return NotFound(id)
 		}
 		switch {
 		case n.OwnerOrg == p.Org:
@@ -378,7 +381,7 @@ func (s *Service) Leave(ctx context.Context, id string) (*Need, error) {
 	}
 	return s.store.Update(ctx, id, func(n *Need) error {
 		if !canSee(p, n) {
-			return notFound(id)
+			return NotFound(id)
 		}
 		i := slices.Index(n.CoBuyers, p.Org)
 		if i < 0 {
@@ -404,7 +407,7 @@ func (s *Service) touch(n *Need) {
 func (s *Service) authorizeOwner(p identity.Principal, n *Need, etag string) error {
 	if !p.IsAdmin() && !(p.Has(identity.RoleBuyer) && p.Org == n.OwnerOrg) {
 		if !canSee(p, n) {
-			return notFound(n.ID)
+			return NotFound(n.ID)
 		}
 		return errdefs.PermissionDenied("only buyers of organisation %q may change need %q", n.OwnerOrg, "needs/"+n.ID)
 	}

@@ -35,7 +35,7 @@ func (m *memStore) UpdateResponse(_ context.Context, needID, vendor string, fn f
 	defer m.mu.Unlock()
 	n, ok := m.needs[needID]
 	if !ok {
-		return nil, errdefs.NotFound("need %q not found", "needs/"+needID)
+		return nil, NotFound(needID)
 	}
 	var cur *Response
 	if r, ok := m.responses[[2]string{needID, vendor}]; ok {
@@ -56,7 +56,7 @@ func (m *memStore) GetResponse(_ context.Context, needID, vendor string) (*Respo
 	defer m.mu.Unlock()
 	r, ok := m.responses[[2]string{needID, vendor}]
 	if !ok {
-		return nil, errdefs.NotFound("response not found")
+		return nil, ResponseNotFound(needID, vendor)
 	}
 	c := *r
 	return &c, nil
@@ -99,7 +99,7 @@ func (m *memStore) Get(_ context.Context, id string) (*Need, error) {
 	defer m.mu.Unlock()
 	n, ok := m.needs[id]
 	if !ok {
-		return nil, errdefs.NotFound("need %q not found", "needs/"+id)
+		return nil, NotFound(id)
 	}
 	return n.Clone(), nil
 }
@@ -109,7 +109,7 @@ func (m *memStore) Update(_ context.Context, id string, fn func(*Need) error) (*
 	defer m.mu.Unlock()
 	n, ok := m.needs[id]
 	if !ok {
-		return nil, errdefs.NotFound("need %q not found", "needs/"+id)
+		return nil, NotFound(id)
 	}
 	c := n.Clone()
 	if err := fn(c); err != nil {
@@ -124,7 +124,7 @@ func (m *memStore) Delete(_ context.Context, id string, fn func(*Need) error) er
 	defer m.mu.Unlock()
 	n, ok := m.needs[id]
 	if !ok {
-		return errdefs.NotFound("need %q not found", "needs/"+id)
+		return NotFound(id)
 	}
 	if err := fn(n.Clone()); err != nil {
 		return err

@@ -329,7 +329,7 @@ func (s *Store) Create(ctx context.Context, n *need.Need) error {
 func (s *Store) Get(ctx context.Context, id string) (*need.Need, error) {
 	n, err := scanNeed(s.pool.QueryRow(ctx, selectNeed+` WHERE n.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, errdefs.NotFound("need %q not found", "needs/"+id)
+		return nil, need.NotFound(id)
 	}
 	if err != nil {
 		return nil, mapError(err, "get need", id)
@@ -345,7 +345,7 @@ func lockNeed(ctx context.Context, tx pgx.Tx, id string) (*need.Need, error) {
 	var locked bool
 	err := tx.QueryRow(ctx, `SELECT true FROM needs WHERE id = $1 FOR UPDATE`, id).Scan(&locked)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, errdefs.NotFound("need %q not found", "needs/"+id)
+		return nil, need.NotFound(id)
 	}
 	if err != nil {
 		return nil, err

@@ -6,7 +6,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/govmatch/govmatch/pkg/errdefs"
 	"github.com/govmatch/govmatch/pkg/outbox"
 	"github.com/govmatch/govmatch/pkg/sqlstore"
 	"github.com/govmatch/govmatch/services/needs/need"
@@ -69,7 +68,7 @@ func (s *Store) UpdateResponse(ctx context.Context, needID, vendor string, fn fu
 			return err
 		}
 		stored = r
-		if err := s.record(ctx, tx, "needs/"+needID+"/responses/"+vendor, before, r); err != nil {
+		if err := s.record(ctx, tx, need.ResponseName(needID, vendor), before, r); err != nil {
 			return err
 		}
 		emitted, err = s.emit(ctx, tx, needID, func(v int64) ([]outbox.Record, error) {
@@ -88,7 +87,7 @@ func (s *Store) UpdateResponse(ctx context.Context, needID, vendor string, fn fu
 func (s *Store) GetResponse(ctx context.Context, needID, vendor string) (*need.Response, error) {
 	r, err := scanResponse(s.pool.QueryRow(ctx, selectResponse+` WHERE need_id = $1 AND vendor = $2`, needID, vendor))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, errdefs.NotFound("response %q not found", "needs/"+needID+"/responses/"+vendor)
+		return nil, need.ResponseNotFound(needID, vendor)
 	}
 	if err != nil {
 		return nil, mapError(err, "get response to need", needID)

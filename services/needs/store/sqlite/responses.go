@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 
-	"github.com/govmatch/govmatch/pkg/errdefs"
 	"github.com/govmatch/govmatch/pkg/outbox"
 	"github.com/govmatch/govmatch/pkg/sqlstore"
 	"github.com/govmatch/govmatch/services/needs/need"
@@ -66,7 +65,7 @@ func (s *Store) UpdateResponse(ctx context.Context, needID, vendor string, fn fu
 			return err
 		}
 		stored = r
-		if err := s.record(ctx, tx, "needs/"+needID+"/responses/"+vendor, before, r); err != nil {
+		if err := s.record(ctx, tx, need.ResponseName(needID, vendor), before, r); err != nil {
 			return err
 		}
 		emitted, err = s.emit(ctx, tx, needID, func(v int64) ([]outbox.Record, error) {
@@ -85,7 +84,7 @@ func (s *Store) UpdateResponse(ctx context.Context, needID, vendor string, fn fu
 func (s *Store) GetResponse(ctx context.Context, needID, vendor string) (*need.Response, error) {
 	r, err := scanResponse(s.read.QueryRowContext(ctx, selectResponse+` WHERE need_id = ? AND vendor = ?`, needID, vendor))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errdefs.NotFound("response %q not found", "needs/"+needID+"/responses/"+vendor)
+		return nil, need.ResponseNotFound(needID, vendor)
 	}
 	if err != nil {
 		return nil, mapError(err, "get response to need", needID)

@@ -369,7 +369,7 @@ func (s *Store) Create(ctx context.Context, n *need.Need) error {
 func (s *Store) Get(ctx context.Context, id string) (*need.Need, error) {
 	n, err := scanNeed(s.read.QueryRowContext(ctx, selectNeed+` WHERE n.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errdefs.NotFound("need %q not found", "needs/"+id)
+		return nil, need.NotFound(id)
 	}
 	if err != nil {
 		return nil, mapError(err, "get need", id)
@@ -382,7 +382,7 @@ func (s *Store) Get(ctx context.Context, id string) (*need.Need, error) {
 func loadNeed(ctx context.Context, tx *sql.Tx, id string) (*need.Need, error) {
 	n, err := scanNeed(tx.QueryRowContext(ctx, selectNeed+` WHERE n.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errdefs.NotFound("need %q not found", "needs/"+id)
+		return nil, need.NotFound(id)
 	}
 	return n, err
 }
