@@ -20,6 +20,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/govmatch/govmatch/pkg/await"
 	"github.com/govmatch/govmatch/pkg/identity"
 )
 
@@ -334,14 +335,12 @@ func TestOIDCVerifierKeysRecover(t *testing.T) {
 	// go-oidc coalesces fetches: until the goroutine of the first fetch has
 	// cleared its in-flight marker (just after the first Verify returned),
 	// a new kid gets that fetch's old keys, i.e. "signature invalid",
-	// without asking the endpoint. Give it a moment to finish.
+	// without asking the endpoint. Wait for it to finish.
 	var err error
-	for range 50 {
-		if _, err = v.Verify(context.Background(), rotatedTok); !errors.Is(err, ErrSignature) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	await.True(t, "Verify(new kid) past the first fetch", func() bool {
+		_, err = v.Verify(context.Background(), rotatedTok)
+		return !errors.Is(err, ErrSignature)
+	})
 	if !errors.Is(err, ErrKeysUnavailable) || err.Error() != ErrKeysUnavailable.Error() {
 		t.Fatalf("Verify(new kid) while JWKS is down = %v (cause: %v), want %v", err, Cause(err), ErrKeysUnavailable)
 	}
@@ -392,15 +391,13 @@ func TestOIDCVerifierPicksUpRotatedKey(t *testing.T) {
 	// go-oidc coalesces fetches: until the goroutine of the first fetch has
 	// cleared its in-flight marker (just after the first Verify returned),
 	// a new kid gets that fetch's old keys without asking the endpoint, so
-	// the first try may see "signature invalid". Give it a moment.
+	// the first try may see "signature invalid". Wait for it to finish.
 	newTok := newKey.mint(t, validClaims(p.srv.URL))
 	var err error
-	for range 50 {
-		if _, err = v.Verify(context.Background(), newTok); !errors.Is(err, ErrSignature) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	await.True(t, "Verify(new) past the first fetch", func() bool {
+		_, err = v.Verify(context.Background(), newTok)
+		return !errors.Is(err, ErrSignature)
+	})
 	if err != nil {
 		t.Fatalf("Verify(new) after rotation: %v (cause: %v)", err, Cause(err))
 	}

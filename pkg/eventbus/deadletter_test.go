@@ -23,6 +23,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/govmatch/govmatch/pkg/await"
 	"github.com/govmatch/govmatch/pkg/errdefs"
 	"github.com/govmatch/govmatch/pkg/eventbus"
 	eventsv1 "github.com/govmatch/govmatch/proto/govmatch/events/v1"
@@ -314,14 +315,12 @@ func (p *poisonHandler) got() ([]string, []time.Time) {
 // eventually polls cond until it holds, or fails with what it says.
 func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	var last string
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		var ok bool
-		if ok, last = cond(); ok {
-			return
+	await.NoError(t, what, func() error {
+		if ok, why := cond(); !ok {
+			return errors.New(why)
 		}
-	}
-	t.Fatalf("%s: %s", what, last)
+		return nil
+	})
 }
 
 // sum adds the data points of the named int64 instrument.

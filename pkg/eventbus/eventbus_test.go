@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/govmatch/govmatch/pkg/await"
 	"github.com/govmatch/govmatch/pkg/eventbus"
 	"github.com/govmatch/govmatch/pkg/testdb"
 	eventsv1 "github.com/govmatch/govmatch/proto/govmatch/events/v1"
@@ -66,13 +67,12 @@ func (r *recorder) got() []string {
 
 func (r *recorder) waitFor(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for len(r.got()) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("got %d of %d events: %v", len(r.got()), n, r.got())
+	await.NoError(t, fmt.Sprintf("%d events", n), func() error {
+		if got := r.got(); len(got) < n {
+			return fmt.Errorf("got %d: %v", len(got), got)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func run(t *testing.T, f func(ctx context.Context)) context.CancelFunc {
@@ -87,15 +87,15 @@ func run(t *testing.T, f func(ctx context.Context)) context.CancelFunc {
 // subscribed waits until Memory knows a running Subscribe of group.
 func subscribed(t *testing.T, m *eventbus.Memory, stream, group string) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	await.True(t, fmt.Sprintf("group %q subscribed", group), func() bool {
 		lags, _ := m.Lag(context.Background(), stream)
 		for _, l := range lags {
 			if l.Group == group && l.Consumers == 1 {
-				return
+				return true
 			}
 		}
-	}
-	t.Fatalf("group %q never subscribed", group)
+		return false
+	})
 }
 
 func TestMemory(t *testing.T) {
@@ -216,19 +216,16 @@ func TestRedisStreams(t *testing.T) {
 		if diff := cmp.Diff(want, r.got()); diff != "" {
 			t.Errorf("delivered (-want +got):\n%s", diff)
 		}
-		deadline := time.Now().Add(5 * time.Second)
-		for {
+		await.NoError(t, "the group caught up", func() error {
 			lags, err := bus.Lag(ctx, "s")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := cmp.Diff([]eventbus.GroupLag{{Group: "g", Consumers: 1}}, lags); d == "" {
-				break
-			} else if time.Now().After(deadline) {
-				t.Fatalf("Lag (-want +got):\n%s", d)
+			if d := cmp.Diff([]eventbus.GroupLag{{Group: "g", Consumers: 1}}, lags); d != "" {
+				return fmt.Errorf("Lag (-want +got):\n%s", d)
 			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return nil
+		})
 	})
 
 	t.Run("a new consumer takes over what a dead one left unacknowledged", func(t *testing.T) {

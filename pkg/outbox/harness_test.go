@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	_ "modernc.org/sqlite"
 
+	"github.com/govmatch/govmatch/pkg/await"
 	"github.com/govmatch/govmatch/pkg/eventbus"
 	"github.com/govmatch/govmatch/pkg/outbox"
 	"github.com/govmatch/govmatch/pkg/testdb"
@@ -291,15 +292,14 @@ func (c *collector) duplicates() int {
 }
 
 // waitFor waits until the collector applied n events.
-func (c *collector) waitFor(t testing.TB, n int, within time.Duration) {
+func (c *collector) waitFor(t testing.TB, n int) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for c.count() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("consumer applied %d of %d events within %v", c.count(), n, within)
+	await.NoError(t, fmt.Sprintf("the consumer applied %d events", n), func() error {
+		if got := c.count(); got < n {
+			return fmt.Errorf("applied %d", got)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // check asserts that the consumer applied every version 1..want[item] of
@@ -392,19 +392,15 @@ func (w *writer) writeN(t testing.TB, n int, notify func()) {
 	}
 }
 
-func waitBacklog(t testing.TB, s outbox.Store, within time.Duration) {
+func waitBacklog(t testing.TB, s outbox.Store) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	await.NoError(t, "the outbox drained", func() error {
 		b, err := s.Backlog(context.Background())
-		if err == nil && b.Count == 0 {
-			return
+		if err == nil && b.Count != 0 {
+			err = fmt.Errorf("backlog %+v", b)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("outbox not drained within %v: %+v, %v", within, b, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return err
+	})
 }
 
 // sharedRedisBus is a bus on the shared test Redis, under the test's prefix.

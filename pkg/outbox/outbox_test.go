@@ -7,8 +7,8 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
-	"time"
 
+	"github.com/govmatch/govmatch/pkg/await"
 	"github.com/govmatch/govmatch/pkg/eventbus"
 	"github.com/govmatch/govmatch/pkg/outbox"
 	"github.com/govmatch/govmatch/pkg/testdb"
@@ -78,13 +78,13 @@ func TestOrderedDelivery(t *testing.T) {
 					}
 				})
 				for _, c := range groups {
-					c.waitFor(t, w.total, 30*time.Second)
+					c.waitFor(t, w.total)
 					c.check(t, w.want)
 					if n := c.duplicates(); n != 0 {
 						t.Errorf("%d duplicates without any failure", n)
 					}
 				}
-				waitBacklog(t, d.store(), 10*time.Second)
+				waitBacklog(t, d.store())
 			})
 		}
 	}
@@ -113,7 +113,7 @@ func TestRedisOutage(t *testing.T) {
 			// The throwaway Redis has no persistence and restarts empty: what
 			// it holds unread when stopped is lost with it (production runs
 			// with appendonly), so the consumer catches up first.
-			c.waitFor(t, w.total, 30*time.Second)
+			c.waitFor(t, w.total)
 
 			srv.Stop()
 			w.writeN(t, 200, r.Notify) // acknowledged writes while Redis is down
@@ -125,19 +125,17 @@ func TestRedisOutage(t *testing.T) {
 				t.Errorf("backlog while Redis is down = %+v, want events waiting", b)
 			}
 			// The outage lasts until the relay has failed to publish.
-			for deadline := time.Now().Add(10 * time.Second); m.value(t, "outbox.publish.errors") == 0; time.Sleep(10 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatal("the relay never failed to publish while Redis was down")
-				}
-			}
+			await.True(t, "the relay failed to publish while Redis is down", func() bool {
+				return m.value(t, "outbox.publish.errors") > 0
+			})
 			if got := m.value(t, "outbox.backlog"); got == 0 {
 				t.Errorf("outbox.backlog = %v while Redis is down, want events waiting", got)
 			}
 			srv.Start()
 			w.writeN(t, 200, r.Notify)
 
-			c.waitFor(t, w.total, 60*time.Second)
-			waitBacklog(t, store, 10*time.Second)
+			c.waitFor(t, w.total)
+			waitBacklog(t, store)
 			c.check(t, w.want)
 			if got := m.value(t, "outbox.published"); got < float64(w.total) {
 				t.Errorf("outbox.published = %v, want at least %d", got, w.total)
@@ -178,8 +176,8 @@ func TestKilledBetweenCommitAndPublish(t *testing.T) {
 			run(t, func(ctx context.Context) { _ = bus.Subscribe(ctx, source, "consumer", c.handler()) })
 			r := fastRelay(store, bus)
 			run(t, func(ctx context.Context) { _ = r.Run(ctx) })
-			c.waitFor(t, w.total, 30*time.Second)
-			waitBacklog(t, store, 10*time.Second)
+			c.waitFor(t, w.total)
+			waitBacklog(t, store)
 			c.check(t, w.want)
 		})
 	}
@@ -229,15 +227,12 @@ func TestDuplicatePublish(t *testing.T) {
 			store := &crashingStore{Store: d.store()}
 			r := fastRelay(store, bus)
 			run(t, func(ctx context.Context) { _ = r.Run(ctx) })
-			waitBacklog(t, store, 30*time.Second)
-			c.waitFor(t, w.total, 30*time.Second)
-			deadline := time.Now().Add(10 * time.Second)
-			for c.duplicates() < w.total && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
-			}
+			waitBacklog(t, store)
+			c.waitFor(t, w.total)
 			if !store.crashed.Load() {
 				t.Fatal("the relay never deleted")
 			}
+			await.True(t, "the republished batch reached the consumer", func() bool { return c.duplicates() >= w.total })
 			if got := c.duplicates(); got != w.total {
 				t.Errorf("consumer got %d duplicates, want %d (the whole batch again)", got, w.total)
 			}

@@ -15,6 +15,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/govmatch/govmatch/pkg/await"
 	"github.com/govmatch/govmatch/pkg/ratelimit"
 	"github.com/govmatch/govmatch/pkg/testdb"
 )
@@ -188,11 +189,9 @@ func TestFailOpenBoundsAHangingPrimary(t *testing.T) {
 	t.Cleanup(func() { close(p.block) })
 	f := newFailOpen(t, p, ratelimit.WithTimeout(20*time.Millisecond))
 
-	start := time.Now()
+	// The primary hangs until the test ends, so Allow returning at all is
+	// the bound holding; the "timeout" count below says which bound.
 	res, err := f.limiter.Allow(t.Context(), "k")
-	if took := time.Since(start); took > 500*time.Millisecond {
-		t.Errorf("Allow took %v with a 20 ms timeout", took)
-	}
 	if err != nil || !res.Allowed {
 		t.Errorf("Allow = %+v, %v; want allowed by the fallback", res, err)
 	}
@@ -282,33 +281,30 @@ func TestFailOpenRedisOutage(t *testing.T) {
 		ratelimit.NewMemory(limit),
 		slog.New(logs),
 		ratelimit.WithProbeInterval(20*time.Millisecond),
+		// Far above what a loaded machine needs for a round trip to a
+		// healthy Redis (DefaultTimeout is not: the first call dials and
+		// loads the script), so that only the hung Redis times out.
+		ratelimit.WithTimeout(2*time.Second),
 	)
 	ctx := t.Context()
 
-	// allow asks for key and checks the answer came in time.
 	allow := func(key string) ratelimit.Result {
 		t.Helper()
-		start := time.Now()
 		res, err := l.Allow(ctx, key)
 		if err != nil {
 			t.Fatalf("Allow: %v", err)
 		}
-		if took := time.Since(start); took > 500*time.Millisecond {
-			t.Errorf("Allow took %v", took)
-		}
 		return res
 	}
-	// recover polls until the limiter answers from Redis again.
-	recoverWithin := func(d time.Duration) {
+	// recovered polls until the limiter answers from Redis again.
+	recovered := func() {
 		t.Helper()
-		deadline := time.Now().Add(d)
-		for l.Degraded() && time.Now().Before(deadline) {
-			allow("probe")
-			time.Sleep(10 * time.Millisecond)
-		}
-		if l.Degraded() {
-			t.Fatalf("still degraded %v after Redis came back", d)
-		}
+		await.True(t, "the limiter answers from Redis again", func() bool {
+			if l.Degraded() {
+				allow("probe")
+			}
+			return !l.Degraded()
+		})
 	}
 	degraded := func() int64 {
 		var n int64
@@ -347,7 +343,7 @@ func TestFailOpenRedisOutage(t *testing.T) {
 
 	// Redis is back (empty): the limiter returns to it.
 	srv.Start()
-	recoverWithin(2 * time.Second)
+	recovered()
 	before := degraded()
 	if res := allow("c"); !res.Allowed || res.Remaining != 2 {
 		t.Errorf("recovered: %+v", res)
@@ -359,7 +355,9 @@ func TestFailOpenRedisOutage(t *testing.T) {
 		t.Errorf("%s grew from %d to %d after recovery", ratelimit.DegradedMetric, before, after)
 	}
 
-	// Redis hangs: each request waits at most the timeout, then none.
+	// Redis hangs: a request waits the timeout, then the fallback decides.
+	// Redis stays paused until Resume, so Allow returning is the bound
+	// holding.
 	srv.Pause()
 	allow("d")
 	if !l.Degraded() {
@@ -369,7 +367,7 @@ func TestFailOpenRedisOutage(t *testing.T) {
 		t.Errorf("no timeouts counted while Redis hangs: %v", c)
 	}
 	srv.Resume()
-	recoverWithin(5 * time.Second)
+	recovered()
 
 	want := []string{"WARN", "INFO"} // the pause falls within the minute of the first warning
 	if diff := cmp.Diff(want, logs.levels()); diff != "" {

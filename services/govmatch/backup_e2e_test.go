@@ -16,6 +16,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/govmatch/govmatch/pkg/await"
 	"github.com/govmatch/govmatch/pkg/identity"
 	"github.com/govmatch/govmatch/pkg/sqlstore"
 	"github.com/govmatch/govmatch/pkg/testdb"
@@ -91,7 +92,7 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 		wg.Go(func() { w.run(ctx, sys.base, buyer, n) })
 	}
 	t.Cleanup(func() { stop(); wg.Wait() })
-	waitUntil(t, "20 acknowledged writes", func() bool { return len(w.snapshot()) >= 20 })
+	await.True(t, "20 acknowledged writes", func() bool { return len(w.snapshot()) >= 20 })
 
 	before := w.snapshot()
 	backupDir := filepath.Join(t.TempDir(), "backup")
@@ -110,7 +111,7 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 		}
 	}
 	// Writes go on after the backup: it held no lock that stopped them.
-	waitUntil(t, "writes after the backup", func() bool { return len(w.snapshot()) > len(before)+during+5 })
+	await.True(t, "writes after the backup", func() bool { return len(w.snapshot()) > len(before)+during+5 })
 	stop()
 	wg.Wait()
 	if len(w.errs) > 0 {
@@ -231,17 +232,5 @@ func TestPostgresDumpRestore(t *testing.T) {
 	got.expect(t, "the need on the restored database", http.StatusOK)
 	if got.body["title"] != needBody["title"] {
 		t.Errorf("restored title %v, want %v", got.body["title"], needBody["title"])
-	}
-}
-
-// waitUntil polls cond until it holds, for at most two minutes.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within two minutes", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

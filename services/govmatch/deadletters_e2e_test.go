@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/govmatch/govmatch/pkg/await"
 	"github.com/govmatch/govmatch/pkg/eventbus"
 )
 
@@ -65,21 +67,17 @@ func TestDeadLettersCommand(t *testing.T) {
 	}
 
 	// The running subscription picks the request up: an undecodable
-	// letter fails again and comes back with one more attempt.
-	deadline := time.Now().Add(time.Minute)
-	for {
+	// letter fails again and comes back with one more attempt. (The
+	// subscription looks for replay requests once a second.)
+	await.NoError(t, "the server takes up the replay", func() error {
 		got, err := dls.List(context.Background(), eventbus.Filter{ID: poison.ID})
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		if len(got) == 1 && got[0].Attempts == 6 && got[0].ReplayRequested.IsZero() {
 			t.Logf("after the replay: %d attempts, last error %q", got[0].Attempts, got[0].LastError)
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the server did not take up the replay within a minute: %+v", got)
-		}
-		// Polls the condition; the subscription looks once a second.
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("dead letters: %+v", got)
+	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/govmatch/govmatch/pkg/auth"
+	"github.com/govmatch/govmatch/pkg/await"
 	"github.com/govmatch/govmatch/pkg/identity"
 	"github.com/govmatch/govmatch/pkg/testdb"
 )
@@ -74,9 +75,9 @@ func startMonolith(t testing.TB, dsn string, demo bool, extraEnv ...string) *sys
 	case err := <-done:
 		cancel()
 		t.Fatalf("serve: %v", err)
-	case <-time.After(60 * time.Second):
+	case <-time.After(await.Bound): // a safety net: ready or done comes first
 		cancel()
-		t.Fatal("system did not start within 60s")
+		t.Fatalf("system did not start within %v", await.Bound)
 	}
 	t.Cleanup(func() {
 		cancel()
@@ -394,7 +395,9 @@ func responseStory(t *testing.T, sys *system, need, owner, coBuyer string) {
 // Retry-After and a google.rpc.Status body, and that probes stay open.
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
-	sys := startMonolith(t, "", false, "GOVMATCH_RATE_LIMIT", "0.5", "GOVMATCH_RATE_BURST", "3")
+	// A token every 1000 s: however slow the four requests, none of the
+	// burst is refilled before the fourth.
+	sys := startMonolith(t, "", false, "GOVMATCH_RATE_LIMIT", "0.001", "GOVMATCH_RATE_BURST", "3")
 	for i := range 3 {
 		sys.call(t, "GET", "/v1/needs", "", nil).expect(t, fmt.Sprintf("request %d within burst", i), http.StatusOK)
 	}
@@ -503,14 +506,9 @@ func TestDemoDataAndRestart(t *testing.T) {
 	// Wait until the draft's event reached matching, so that after the
 	// restart only the rebuild can bring it back.
 	matches := "/v1/" + str(made.body["name"]) + "/matches"
-	var res response
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		res = sys.call(t, "GET", matches, tok, nil)
-		if res.status == http.StatusOK || time.Now().After(deadline) {
-			break
-		}
-	}
-	res.expect(t, "owner matches its new draft", http.StatusOK)
+	await.True(t, "owner matches its new draft", func() bool {
+		return sys.call(t, "GET", matches, tok, nil).status == http.StatusOK
+	})
 	stop()
 
 	if _, err := os.Stat(filepath.Join(dir, "needs.db")); err != nil {
@@ -525,12 +523,12 @@ func TestDemoDataAndRestart(t *testing.T) {
 	}
 	// The draft reached matching's rebuilt index (matching lists the
 	// registries as a service, not anonymously), for its owners only.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	// Until the index is rebuilt, matching answers 503.
+	var res response
+	await.True(t, "matching's index rebuilt after the restart", func() bool {
 		res = sys.call(t, "GET", matches, tok, nil)
-		if res.status != http.StatusServiceUnavailable || time.Now().After(deadline) {
-			break
-		}
-	}
+		return res.status != http.StatusServiceUnavailable
+	})
 	res.expect(t, "owner matches its draft after a restart", http.StatusOK)
 	marburg := sys.token(t, "stadt-marburg", identity.RoleBuyer)
 	sys.call(t, "GET", matches, marburg, nil).expect(t, "another organisation matches the draft", http.StatusNotFound)
@@ -552,19 +550,13 @@ func TestOpenAPIAndMetrics(t *testing.T) {
 	// Instruments record when a call ends, which may be just after the
 	// client has the response.
 	want := []string{"rpc_server_call_duration_seconds", "http_server_request_duration_seconds", "db_client_operation_duration_seconds"}
-	var m response
-	for range 50 {
-		m = sys.metrics(t).expect(t, "metrics", http.StatusOK)
-		missing := 0
+	await.NoError(t, "/metrics has the call durations", func() error {
+		m := sys.metrics(t).expect(t, "metrics", http.StatusOK)
 		for _, name := range want {
 			if !bytes.Contains(m.raw, []byte(name)) {
-				missing++
+				return fmt.Errorf("/metrics lacks %s:\n%.2000s", name, m.raw)
 			}
 		}
-		if missing == 0 {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Errorf("/metrics lacks one of %v:\n%.2000s", want, m.raw)
+		return nil
+	})
 }

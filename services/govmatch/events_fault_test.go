@@ -24,18 +24,13 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/govmatch/govmatch/pkg/auth"
+	"github.com/govmatch/govmatch/pkg/await"
 	"github.com/govmatch/govmatch/pkg/eventbus"
 	"github.com/govmatch/govmatch/pkg/identity"
 	"github.com/govmatch/govmatch/pkg/testdb"
 	eventsv1 "github.com/govmatch/govmatch/proto/govmatch/events/v1"
 	"github.com/govmatch/govmatch/services/needs/needevents"
 )
-
-// deliveryBound is how long the events of a backlog may take to reach the
-// consumer once Redis is back. The relay of a service process waits at
-// most outbox.RelayOptions' default MaxBackoff (5s) before it tries Redis
-// again; the rest is slack for a loaded machine running -race.
-const deliveryBound = 30 * time.Second
 
 // TestEventsSurviveOutages holds the README's event guarantees against the
 // real processes (needs, vendors, gateway) on PostgreSQL and a Redis of the
@@ -92,8 +87,8 @@ func TestEventsSurviveOutages(t *testing.T) {
 		must(w.update(ctx, name, fmt.Sprintf("Bedarf %d, überarbeitet", i)))
 		names = append(names, name)
 	}
-	c.waitApplied(t, w.ledger, deliveryBound)
-	sys.waitOutbox(t, 0, 10*time.Second)
+	c.waitApplied(t, w.ledger)
+	sys.waitOutbox(t, 0)
 
 	// Redis is down: writes are still acknowledged, and their events wait.
 	sys.redis.Stop()
@@ -109,18 +104,18 @@ func TestEventsSurviveOutages(t *testing.T) {
 		names = append(names, name)
 	}
 	during := w.ledger.total() - before
-	sys.waitOutbox(t, during, 10*time.Second)
+	sys.waitOutbox(t, during)
 
 	// The process dies without a chance to publish: the events stay in the
 	// outbox, and the restarted process's relay finds them.
 	sys.killNeeds(t)
-	sys.waitOutbox(t, during, 10*time.Second)
+	sys.waitOutbox(t, during)
 	sys.restartNeeds(t)
 	for i, name := range names[:3] {
 		must(w.update(ctx, name, fmt.Sprintf("Bedarf %d, nach dem Neustart", i)))
 	}
 	during = w.ledger.total() - before
-	sys.waitOutbox(t, during, 10*time.Second)
+	sys.waitOutbox(t, during)
 	if n := c.appliedCount(); n != before {
 		t.Fatalf("consumer applied %d events while Redis was down, want the %d from before", n, before)
 	}
@@ -132,12 +127,12 @@ func TestEventsSurviveOutages(t *testing.T) {
 	for i, name := range names {
 		must(w.update(ctx, name, fmt.Sprintf("Bedarf %d, nach dem Ausfall", i)))
 	}
-	c.waitApplied(t, w.ledger, deliveryBound)
+	c.waitApplied(t, w.ledger)
 	drained := time.Since(back)
 	// Once the outbox is empty and the group has nothing pending or unread,
 	// no event is on its way: whatever the consumer applied is all it gets.
-	sys.waitOutbox(t, 0, 10*time.Second)
-	c.waitCaughtUp(t, 10*time.Second)
+	sys.waitOutbox(t, 0)
+	c.waitCaughtUp(t)
 
 	// The ledger cannot know the event ids; versions and types identify
 	// the events of a need, and the ids must merely be distinct.
@@ -204,7 +199,7 @@ func BenchmarkDrainAfterRedisOutage(b *testing.B) {
 		}
 		names[i] = name
 	}
-	c.waitApplied(b, w.ledger, deliveryBound)
+	c.waitApplied(b, w.ledger)
 
 	// The load runs on its own goroutine until the benchmark ends; it
 	// reports failures with Errorf, which is safe there, and keeps going.
@@ -377,7 +372,7 @@ func startFaultSystem(tb testing.TB) *faultSystem {
 func (s *faultSystem) waitReady(tb testing.TB) {
 	tb.Helper()
 	for _, u := range s.health {
-		waitHTTP(tb, u, time.Minute)
+		waitHTTP(tb, u)
 	}
 }
 
@@ -397,23 +392,18 @@ func (s *faultSystem) restartNeeds(tb testing.TB) {
 }
 
 // waitOutbox waits until the needs outbox holds exactly n events.
-func (s *faultSystem) waitOutbox(tb testing.TB, n int, within time.Duration) {
+func (s *faultSystem) waitOutbox(tb testing.TB, n int) {
 	tb.Helper()
-	var last string
-	deadline := time.Now().Add(within)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	await.NoError(tb, fmt.Sprintf("%d events in the needs outbox", n), func() error {
+		// A read that hangs is tried again rather than waited for.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
 		b, err := backlog(ctx, s.cfg, needevents.Source)
-		cancel()
 		if err == nil && b.Count == int64(n) {
-			return
+			return nil
 		}
-		last = fmt.Sprintf("%+v, %v", b, err)
-		if time.Now().After(deadline) {
-			tb.Fatalf("needs outbox: %s, want %d events within %v", last, n, within)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("needs outbox: %+v, %v", b, err)
+	})
 }
 
 // outboxContents reads the needs outbox: how many events wait, and the
@@ -593,38 +583,39 @@ func (c *faultConsumer) gaps() int {
 
 // waitApplied waits until the consumer applied as many events as l holds
 // acknowledged writes.
-func (c *faultConsumer) waitApplied(tb testing.TB, l *ledger, within time.Duration) {
+func (c *faultConsumer) waitApplied(tb testing.TB, l *ledger) {
 	tb.Helper()
-	deadline := time.Now().Add(within)
-	for c.appliedCount() < l.total() {
-		if time.Now().After(deadline) {
-			diff := cmp.Diff(l.events(), c.snapshot(), cmpopts.IgnoreFields(appliedEvent{}, "ID"))
-			tb.Fatalf("consumer applied %d of %d events within %v (-acknowledged writes +applied):\n%s",
-				c.appliedCount(), l.total(), within, diff)
+	await.NoError(tb, "the consumer applies the acknowledged writes' events", func() error {
+		if c.appliedCount() < l.total() {
+			// The diff is worked out only for a failure's message.
+			return lazyError(func() string {
+				diff := cmp.Diff(l.events(), c.snapshot(), cmpopts.IgnoreFields(appliedEvent{}, "ID"))
+				return fmt.Sprintf("applied %d of %d events (-acknowledged writes +applied):\n%s", c.appliedCount(), l.total(), diff)
+			})
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
+
+// lazyError is an error whose message is made when it is asked for.
+type lazyError func() string
+
+func (e lazyError) Error() string { return e() }
 
 // waitCaughtUp waits until the group has nothing unread and nothing
 // unacknowledged in the stream.
-func (c *faultConsumer) waitCaughtUp(tb testing.TB, within time.Duration) {
+func (c *faultConsumer) waitCaughtUp(tb testing.TB) {
 	tb.Helper()
-	var last string
-	deadline := time.Now().Add(within)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	await.NoError(tb, "the consumer group caught up", func() error {
+		// A read that hangs is tried again rather than waited for.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
 		lags, err := c.bus.Lag(ctx, needevents.Source)
-		cancel()
 		if err == nil && len(lags) == 1 && lags[0].Group == c.group && lags[0].Lag == 0 && lags[0].Pending == 0 {
-			return
+			return nil
 		}
-		last = fmt.Sprintf("%+v, %v", lags, err)
-		if time.Now().After(deadline) {
-			tb.Fatalf("consumer group not caught up within %v: %s", within, last)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("lag %+v, %v", lags, err)
+	})
 }
 
 // ledger is what the API acknowledged: per need, the events its writes
@@ -707,14 +698,15 @@ func (w *needWriter) update(ctx context.Context, name, title string) error {
 }
 
 // send makes one request, never retried: a write counts as acknowledged
-// only with a 200.
+// only with a 200. A slow one is waited for (the bound is a safety net):
+// one given up on might still have been committed, unacknowledged.
 func (w *needWriter) send(ctx context.Context, method, path string, body any) (struct{ Name, Etag string }, error) {
 	var n struct{ Name, Etag string }
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return n, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, await.Bound)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, w.base+path, bytes.NewReader(buf))
 	if err != nil {
@@ -786,13 +778,13 @@ func (p *faultProcess) kill(tb testing.TB) {
 	}
 	select {
 	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		tb.Fatalf("%s still runs 10s after SIGKILL", p.name)
+	case <-time.After(await.Bound): // a safety net: it exits long before
+		tb.Fatalf("%s still runs %v after SIGKILL", p.name, await.Bound)
 	}
 }
 
 // stop ends a process that was not killed with SIGTERM, which it must
-// obey within 20s with exit status 0.
+// obey with exit status 0.
 func (p *faultProcess) stop(tb testing.TB) {
 	if !p.killed {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
@@ -801,10 +793,10 @@ func (p *faultProcess) stop(tb testing.TB) {
 			if p.err != nil {
 				tb.Errorf("%s exited with %v", p.name, p.err)
 			}
-		case <-time.After(20 * time.Second):
+		case <-time.After(await.Bound): // a safety net: it stops long before
 			_ = p.cmd.Process.Kill()
 			<-p.exited
-			tb.Errorf("%s did not stop within 20s of SIGTERM", p.name)
+			tb.Errorf("%s did not stop within %v of SIGTERM", p.name, await.Bound)
 		}
 	}
 	if tb.Failed() {
@@ -813,29 +805,26 @@ func (p *faultProcess) stop(tb testing.TB) {
 }
 
 // waitHTTP polls url until it answers 200.
-func waitHTTP(tb testing.TB, url string, within time.Duration) {
+func waitHTTP(tb testing.TB, url string) {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), within)
-	defer cancel()
-	for {
+	await.NoError(tb, url+" ready", func() error {
+		// A request that hangs is tried again rather than waited for.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
 		req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		res, err := http.DefaultClient.Do(req)
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return
-			}
-			err = fmt.Errorf("status %d", res.StatusCode)
+		if err != nil {
+			return err
 		}
-		select {
-		case <-ctx.Done():
-			tb.Fatalf("%s not ready within %v (last error %v)", url, within, err)
-		case <-time.After(50 * time.Millisecond):
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", res.StatusCode)
 		}
-	}
+		return nil
+	})
 }
 
 // syncBuffer is a bytes.Buffer for concurrent writers.

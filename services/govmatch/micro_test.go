@@ -21,6 +21,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/govmatch/govmatch/pkg/auth"
+	"github.com/govmatch/govmatch/pkg/await"
 	"github.com/govmatch/govmatch/pkg/eventbus"
 	"github.com/govmatch/govmatch/pkg/testdb"
 	eventsv1 "github.com/govmatch/govmatch/proto/govmatch/events/v1"
@@ -109,9 +110,9 @@ func startProcess(t *testing.T, name string, env map[string]string) *process {
 			if err != nil {
 				t.Errorf("%s exited with %v", name, err)
 			}
-		case <-time.After(20 * time.Second):
+		case <-time.After(await.Bound): // a safety net: it stops long before
 			_ = p.cmd.Process.Kill()
-			t.Errorf("%s did not stop within 20s of SIGTERM", name)
+			t.Errorf("%s did not stop within %v of SIGTERM", name, await.Bound)
 		}
 		if t.Failed() {
 			t.Logf("%s output:\n%s", name, p.out.String())
@@ -128,17 +129,11 @@ type eventLog struct {
 
 func (l *eventLog) waitFor(t *testing.T, typ string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	await.True(t, "a "+typ+" event reaches the consumer", func() bool {
 		l.mu.Lock()
-		n := l.types[typ]
-		l.mu.Unlock()
-		if n > 0 {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Errorf("no %s event reached the consumer within 10s", typ)
+		defer l.mu.Unlock()
+		return l.types[typ] > 0
+	})
 }
 
 // consumeEvents subscribes a consumer group to the needs and vendors
@@ -171,28 +166,6 @@ func consumeEvents(t *testing.T, redisURL, prefix, group string) *eventLog {
 		rdb.Close()
 	})
 	return log
-}
-
-// waitReady polls url until it answers 200.
-func waitReady(t *testing.T, url string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
-		res, err := http.DefaultClient.Do(req)
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s not ready within 60s (last error %v)", url, err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 // TestMicroservices runs the needs service, the vendor registry and the
@@ -260,10 +233,10 @@ func TestMicroservices(t *testing.T) {
 		"GOVMATCH_RATE_LIMIT": "1",
 		"GOVMATCH_RATE_BURST": "5000",
 	}))
-	waitReady(t, "http://"+adminAddr+"/healthz")
-	waitReady(t, "http://"+vendorsAdmin+"/healthz")
-	waitReady(t, "http://"+matchingAdmin+"/healthz")
-	waitReady(t, "http://"+httpAddr+"/readyz")
+	waitHTTP(t, "http://"+adminAddr+"/healthz")
+	waitHTTP(t, "http://"+vendorsAdmin+"/healthz")
+	waitHTTP(t, "http://"+matchingAdmin+"/healthz")
+	waitHTTP(t, "http://"+httpAddr+"/readyz")
 
 	// A consumer in this test process, like matching will be: every write
 	// of the stories below must reach it through Redis Streams.
@@ -276,6 +249,20 @@ func TestMicroservices(t *testing.T) {
 	sys := &system{base: "http://" + httpAddr, issuer: iss}
 	buyerStory(t, sys)
 	vendorStory(t, sys)
+
+	// The gateways share their rate limits through Redis. (Checked right
+	// after the stories: a bucket key expires once its bucket is full
+	// again, about a second per request made.)
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	keys, err := rdb.Keys(context.Background(), "rate:"+prefix+"*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Errorf("no rate-limit keys in Redis (%v): the gateway does not use REDIS_URL", err)
+	}
 
 	// The needs process has no demo data by default, and its metrics are
 	// served on the admin address.
@@ -307,25 +294,9 @@ func TestMicroservices(t *testing.T) {
 
 	// The matching process built its index before terminfix registered: it
 	// knows it only through the vendors' event stream in Redis.
-	deadline := time.Now().Add(5 * time.Second)
-	for sys.call(t, "GET", "/v1/vendors/terminfix/matches", "", nil).status != http.StatusOK {
-		if time.Now().After(deadline) {
-			t.Fatal("matching did not learn of vendors/terminfix within 5 s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-
-	// The gateways share their rate limits through Redis.
-	opts, err := redis.ParseURL(redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opts)
-	defer rdb.Close()
-	keys, err := rdb.Keys(context.Background(), "rate:"+prefix+"*").Result()
-	if err != nil || len(keys) == 0 {
-		t.Errorf("no rate-limit keys in Redis (%v): the gateway does not use REDIS_URL", err)
-	}
+	await.True(t, "matching learns of vendors/terminfix", func() bool {
+		return sys.call(t, "GET", "/v1/vendors/terminfix/matches", "", nil).status == http.StatusOK
+	})
 
 	list := sys.call(t, "GET", "/v1/needs?pageSize=100", "", nil).expect(t, "list", http.StatusOK)
 	if n := len(list.body["needs"].([]any)); n != 1 {

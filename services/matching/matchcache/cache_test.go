@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/govmatch/govmatch/pkg/await"
 	"github.com/govmatch/govmatch/pkg/errdefs"
 	"github.com/govmatch/govmatch/pkg/identity"
 	"github.com/govmatch/govmatch/pkg/testdb"
@@ -270,7 +271,8 @@ func TestSingleFlight(t *testing.T) {
 	m := newModel(t)
 	m.seed(5)
 	inner := &counting{Ranker: match.NewService(m.rm), gate: make(chan struct{})}
-	c := newCache(t, inner, m.rm, matchcache.NewMemory(0), matchcache.Options{})
+	store := &countingStore{Store: matchcache.NewMemory(0)}
+	c := newCache(t, inner, m.rm, store, matchcache.Options{})
 	want, err := match.NewService(m.rm).NeedMatches(anonymous, "pub", match.Query{PageSize: 3})
 	if err != nil {
 		t.Fatal(err)
@@ -281,9 +283,9 @@ func TestSingleFlight(t *testing.T) {
 	for i := range callers {
 		wg.Go(func() { got[i], errs[i] = c.NeedMatches(anonymous, "pub", match.Query{PageSize: 3}) })
 	}
-	// Every caller has missed and joined the one computation long before
-	// this; the computation waits for the gate.
-	time.Sleep(200 * time.Millisecond)
+	// Every caller has missed (the computation waits for the gate, so
+	// nothing is stored) and goes on to join the one computation.
+	await.True(t, "every caller missed", func() bool { return store.calls.Load() >= callers })
 	close(inner.gate)
 	wg.Wait()
 	if n := inner.calls.Load(); n != 1 {
@@ -305,7 +307,7 @@ func TestSingleFlight(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var patient error
 	wg.Go(func() { _, patient = c2.NeedMatches(anonymous, "pub", match.Query{}) })
-	time.Sleep(50 * time.Millisecond)
+	await.True(t, "the computation started", func() bool { return inner2.calls.Load() == 1 })
 	go cancel()
 	if _, err := c2.NeedMatches(ctx, "pub", match.Query{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled caller: got %v, want context.Canceled", err)
@@ -405,34 +407,37 @@ func testConcurrentUpdates(t *testing.T, store matchcache.Store, prefix string) 
 	inner := &counting{Ranker: match.NewService(m.rm)}
 	c := newCache(t, inner, m.rm, store, matchcache.Options{Prefix: prefix, Timeout: time.Second})
 
-	// The run lasts 2 s, and longer (up to 30 s) until the cache was
-	// exercised: on a loaded machine a store may at first be slower than
-	// the cache's timeout.
-	ctx, stop := context.WithTimeout(context.Background(), 30*time.Second)
-	defer stop()
+	// The run lasts 2 s, and longer until the cache was exercised: on a
+	// loaded machine a store may at first be slower than the cache's
+	// timeout.
+	ctx, stop := context.WithCancel(context.Background())
 	var mu sync.Mutex
 	answers, failures, revalidated := 0, 0, 0
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		start := time.Now()
-		for ctx.Err() == nil {
-			time.Sleep(50 * time.Millisecond)
-			mu.Lock()
-			enough := answers >= 40 && revalidated > 0 && int(inner.calls.Load()) < answers/2
-			mu.Unlock()
-			if enough && time.Since(start) >= 2*time.Second {
-				stop()
-			}
-		}
-	})
+	defer func() { stop(); wg.Wait() }()
+	start := time.Now()
 	wg.Go(func() {
 		for i := 1; ctx.Err() == nil; i++ {
 			m.apply(&vendorsv1.VendorUpdated{Vendor: variants[i%states]})
 			// Bursts of changes, and pauses in which pages are cached and
-			// revalidated.
+			// revalidated. A pause lasts until the workers answered a few
+			// more requests: counted in time alone, it would let a loaded
+			// machine answer next to none from the cache.
 			time.Sleep(time.Duration(i%5) * 3 * time.Millisecond)
 			if i%10 == 0 {
 				time.Sleep(25 * time.Millisecond)
+				mu.Lock()
+				until := answers + 12
+				mu.Unlock()
+				for ctx.Err() == nil {
+					mu.Lock()
+					n := answers
+					mu.Unlock()
+					if n >= until {
+						break
+					}
+					time.Sleep(time.Millisecond)
+				}
 			}
 		}
 	})
@@ -486,10 +491,25 @@ func testConcurrentUpdates(t *testing.T, store matchcache.Store, prefix string) 
 			}
 		})
 	}
+	await.NoError(t, "the cache exercised for 2 s", func() error {
+		if t.Failed() {
+			return nil // a worker gave up; what it said is the result
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if computed := int(inner.calls.Load()); answers < 40 || computed >= answers/2 || revalidated == 0 {
+			return fmt.Errorf("%d answers, %d of them computed, %d revalidated", answers, computed, revalidated)
+		}
+		if d := time.Since(start); d < 2*time.Second {
+			return fmt.Errorf("ran %v", d)
+		}
+		return nil
+	})
+	stop()
 	wg.Wait()
 	computed := int(inner.calls.Load())
 	t.Logf("%d answers (%d computed, %d revalidated), %d wrong, %d updates", answers, computed, revalidated, failures, m.rm.Version()-base)
 	if answers < 40 || computed >= answers/2 || revalidated == 0 {
-		t.Errorf("%d answers in 30 s, %d of them computed, %d revalidated: the test did not exercise the cache", answers, computed, revalidated)
+		t.Errorf("%d answers, %d of them computed, %d revalidated: the test did not exercise the cache", answers, computed, revalidated)
 	}
 }

@@ -7,13 +7,13 @@ import (
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"github.com/govmatch/govmatch/pkg/await"
 	"github.com/govmatch/govmatch/pkg/errdefs"
 	"github.com/govmatch/govmatch/pkg/eventbus"
 	"github.com/govmatch/govmatch/pkg/identity"
@@ -84,17 +84,13 @@ func (h *harness) publish(stream, aggID string, version int64, payload proto.Mes
 	// Until the model's Run has subscribed, the bus refuses the event; on a
 	// loaded machine (the race detector, other test binaries) that can
 	// take seconds.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	await.NoError(h.t, "publish "+ev.Id, func() error {
 		err := h.bus.Publish(context.Background(), msgs)
-		if err == nil {
-			return
-		}
-		if !errors.Is(err, eventbus.ErrNoConsumer) || time.Now().After(deadline) {
+		if err != nil && !errors.Is(err, eventbus.ErrNoConsumer) {
 			h.t.Fatalf("publish: %v", err)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return err
+	})
 }
 
 func vendor(id, name, desc string, cpv ...string) *vendorsv1.Vendor {

@@ -2,10 +2,11 @@ package readmodel_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/govmatch/govmatch/pkg/await"
 	"github.com/govmatch/govmatch/pkg/eventbus"
 	vendorsv1 "github.com/govmatch/govmatch/proto/govmatch/vendors/v1"
 	"github.com/govmatch/govmatch/services/matching/readmodel"
@@ -41,17 +42,11 @@ func TestReplicasEachSeeEveryEvent(t *testing.T) {
 		h.publish(readmodel.StreamVendors, id, int64(i+1), &vendorsv1.VendorCreated{Vendor: vendor(id, "Vendor "+id, "Terminbuchung")})
 	}
 	for i, rm := range models {
-		deadline := time.Now().Add(5 * time.Second)
 		for _, id := range ids {
-			for {
-				if _, ok := rm.Vendor(id); ok {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("replica %s never received vendor %s", groups[i], id)
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			await.True(t, fmt.Sprintf("replica %s received vendor %s", groups[i], id), func() bool {
+				_, ok := rm.Vendor(id)
+				return ok
+			})
 		}
 	}
 }

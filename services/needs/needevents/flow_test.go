@@ -2,6 +2,7 @@ package needevents_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.opentelemetry.io/otel/metric/noop"
 
+	"github.com/govmatch/govmatch/pkg/await"
 	"github.com/govmatch/govmatch/pkg/eventbus"
 	"github.com/govmatch/govmatch/pkg/identity"
 	"github.com/govmatch/govmatch/pkg/outbox"
@@ -49,15 +51,13 @@ func TestFlow(t *testing.T) {
 		Actor   string
 	}
 	var (
-		mu   sync.Mutex
-		got  []seen
-		more = make(chan struct{}, 100)
+		mu  sync.Mutex
+		got []seen
 	)
 	consumer := eventbus.Idempotent(eventbus.NewMemoryDedupe(0), func(_ context.Context, ev *eventsv1.Event) error {
 		mu.Lock()
 		got = append(got, seen{ev.GetType(), ev.GetAggregateVersion(), ev.GetActor()})
 		mu.Unlock()
-		more <- struct{}{}
 		return nil
 	})
 	var wg sync.WaitGroup
@@ -104,16 +104,14 @@ func TestFlow(t *testing.T) {
 		{"govmatch.needs.v1.ResponseSubmitted", 4, "carla"},
 		{"govmatch.needs.v1.NeedClosed", 5, "anna"},
 	}
-	deadline := time.After(10 * time.Second)
-	for range want {
-		select {
-		case <-more:
-		case <-deadline:
-			mu.Lock()
-			defer mu.Unlock()
-			t.Fatalf("consumer saw only %v", got)
+	await.NoError(t, "the consumer saw every event", func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) < len(want) {
+			return fmt.Errorf("saw only %v", got)
 		}
-	}
+		return nil
+	})
 	// A redelivery of an old event (as after a relay crash) is skipped.
 	first, err := needevents.ForNeed(owner, 1, nil, n)
 	if err != nil {
@@ -128,18 +126,14 @@ func TestFlow(t *testing.T) {
 	}
 	mu.Unlock()
 	// The relay deletes what the bus acknowledged.
-	for {
+	await.NoError(t, "the outbox drained", func() error {
 		b, err := relay.Backlog(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b.Count == 0 {
-			break
+		if b.Count != 0 {
+			return fmt.Errorf("outbox still holds %d events", b.Count)
 		}
-		select {
-		case <-deadline:
-			t.Fatalf("outbox still holds %d events", b.Count)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+		return nil
+	})
 }

@@ -2,6 +2,7 @@ package vendorevents_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/govmatch/govmatch/pkg/await"
 	"github.com/govmatch/govmatch/pkg/eventbus"
 	"github.com/govmatch/govmatch/pkg/identity"
 	"github.com/govmatch/govmatch/pkg/outbox"
@@ -45,15 +47,11 @@ func TestRelayToConsumer(t *testing.T) {
 		mu  sync.Mutex
 		got []seen
 	)
-	all := make(chan struct{})
 	const want = 6
 	handler := eventbus.Idempotent(eventbus.NewMemoryDedupe(0), func(_ context.Context, ev *eventsv1.Event) error {
 		mu.Lock()
 		defer mu.Unlock()
 		got = append(got, seen{ev.GetAggregateId(), ev.GetType(), ev.GetAggregateVersion()})
-		if len(got) == want {
-			close(all)
-		}
 		return nil
 	})
 	relay := outbox.NewRelay(store.Outbox(), bus, outbox.RelayOptions{PollInterval: 20 * time.Millisecond})
@@ -115,11 +113,14 @@ func TestRelayToConsumer(t *testing.T) {
 		}
 	}
 
-	select {
-	case <-all:
-	case <-time.After(10 * time.Second):
-		t.Fatal("consumer did not get every event in time")
-	}
+	await.NoError(t, "the consumer got every event", func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) < want {
+			return fmt.Errorf("got %d of %d: %v", len(got), want, got)
+		}
+		return nil
+	})
 	const p = "govmatch.vendors.v1."
 	wantSeen := []seen{
 		{"civic-code", p + "VendorCreated", 1},
@@ -130,19 +131,16 @@ func TestRelayToConsumer(t *testing.T) {
 		{"civic-code", p + "VendorDeleted", 5},
 	}
 	// Wait for the relay to empty the outbox: then nothing else is coming.
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	await.NoError(t, "the outbox drained", func() error {
 		b, err := store.Outbox().Backlog(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b.Count == 0 {
-			break
+		if b.Count != 0 {
+			return fmt.Errorf("outbox still holds %d events", b.Count)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("outbox still holds %d events", b.Count)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	if diff := cmp.Diff(wantSeen, got); diff != "" {
