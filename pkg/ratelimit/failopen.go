@@ -155,8 +155,14 @@ func (f *FailOpen) Allow(ctx context.Context, key string) (Result, error) {
 // finishes its call in the background, bounded by its own timeouts, and
 // since a failure turns further requests to the fallback, few calls are
 // ever left behind like that.
+//
+// A failure at or past the deadline is reported as context.DeadlineExceeded
+// whatever the primary returned: a client that honours the deadline sets it
+// on its connection, whose timer may fire before the context's, and answers
+// "i/o timeout" — which is this bound, not a broken primary.
 func (f *FailOpen) askPrimary(ctx context.Context, key string) (Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	deadline := time.Now().Add(f.timeout)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	type answer struct {
 		res Result
@@ -169,6 +175,9 @@ func (f *FailOpen) askPrimary(ctx context.Context, key string) (Result, error) {
 	}()
 	select {
 	case a := <-done:
+		if a.err != nil && !time.Now().Before(deadline) {
+			return Result{}, fmt.Errorf("%w: %w", context.DeadlineExceeded, a.err)
+		}
 		return a.res, a.err
 	case <-ctx.Done():
 		return Result{}, ctx.Err()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,12 +27,22 @@ type fakePrimary struct {
 	calls atomic.Int64
 	err   atomic.Pointer[error] // nil: answer
 	block chan struct{}         // non-nil: hang until closed, ignoring ctx
+	// atDeadline, when set, is returned at ctx's deadline, as go-redis with
+	// ContextTimeoutEnabled returns its connection's "i/o timeout": the
+	// connection's timer may fire before the context's.
+	atDeadline error
 }
 
 var primaryAnswer = ratelimit.Result{Allowed: true, Remaining: 99, Limit: ratelimit.Limit{Rate: 100, Burst: 100}}
 
-func (p *fakePrimary) Allow(context.Context, string) (ratelimit.Result, error) {
+func (p *fakePrimary) Allow(ctx context.Context, _ string) (ratelimit.Result, error) {
 	p.calls.Add(1)
+	if p.atDeadline != nil {
+		if deadline, ok := ctx.Deadline(); ok {
+			time.Sleep(time.Until(deadline))
+		}
+		return ratelimit.Result{}, p.atDeadline
+	}
 	if p.block != nil {
 		<-p.block
 	}
@@ -200,6 +212,23 @@ func TestFailOpenBoundsAHangingPrimary(t *testing.T) {
 	}
 	if diff := cmp.Diff(map[string]int64{"timeout": 1}, degradedCounts(t, f.metrics)); diff != "" {
 		t.Errorf("%s by reason (-want +got):\n%s", ratelimit.DegradedMetric, diff)
+	}
+}
+
+func TestFailOpenPrimaryFailingAtTheDeadline(t *testing.T) {
+	t.Parallel()
+	// A client that honours the deadline fails with its own error at the
+	// same moment FailOpen's bound ends: that is still a timeout.
+	p := &fakePrimary{atDeadline: &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}}
+	f := newFailOpen(t, p, ratelimit.WithTimeout(time.Millisecond), ratelimit.WithProbeInterval(time.Nanosecond))
+	for range 20 {
+		if _, err := f.limiter.Allow(t.Context(), "k"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := degradedCounts(t, f.metrics)
+	if got["error"] != 0 || got["timeout"] == 0 {
+		t.Errorf("%s by reason = %v; want timeouts only", ratelimit.DegradedMetric, got)
 	}
 }
 
