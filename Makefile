@@ -75,8 +75,8 @@ bench-gateway: ## benchmark create and list through the REST gateway on SQLite a
 	$(GO) test -run='^$$' -bench=Gateway -benchtime=$${BENCHTIME:-3s} ./services/govmatch/
 
 .PHONY: bench-audit
-bench-audit: ## create needs through the gateway with and without the audit trail, alternating, SQLite and PostgreSQL
-	$(GO) test -run='^$$' -bench=AuditOverhead -benchtime=$${BENCHTIME:-3s} ./services/govmatch/
+bench-audit: ## create needs through the gateway with and without the audit trail, alternating, SQLite and PostgreSQL; logs the median on/off ratio
+	$(GO) test -v -run='^$$' -bench=AuditOverhead -benchtime=$${BENCHTIME:-3s} ./services/govmatch/ | grep -v '^=== RUN'
 
 .PHONY: bench-import
 bench-import: ## import the 1,073 vendors of the awards-en set through the REST gateway, SQLite and PostgreSQL

@@ -19,9 +19,10 @@
 // heads (Verify's report lists them) somewhere the database's users
 // cannot write to detect that too.
 //
-// Every service uses the package the same way: its stores take a Recorder
-// option, create the table with SQLiteDDL or PostgresDDL in a migration,
-// and call InsertSQLite or InsertPgx next to their outbox rows.
+// Every service uses the package the same way: its stores take a WithAudit
+// option, run the steps of SQLiteSchema or PostgresSchema as migrations,
+// keep one Chains and call its AppendSQLite or AppendPgx next to their
+// outbox rows.
 package audit
 
 import (
@@ -64,6 +65,10 @@ type Entry struct {
 	PrevHash string
 	// Hash is the hex SHA-256 of the entry; see hash.
 	Hash string
+
+	// changesJSON is Changes as stored, marshalled by New outside the
+	// writer's lock.
+	changesJSON []byte
 }
 
 // Actor is the caller behind an entry.
@@ -116,6 +121,9 @@ func New(ctx context.Context, resource string, before, after any, skip ...string
 		Method:    req.method,
 		RequestID: req.id,
 		Changes:   changes,
+	}
+	if e.changesJSON, err = json.Marshal(changes); err != nil {
+		return Entry{}, false, err
 	}
 	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
 		e.TraceID = sc.TraceID().String()
@@ -284,9 +292,12 @@ func hash(e Entry, changes []byte) string {
 // seq prevSeq and hash prevHash (0 and "" for the first), and returns the
 // changes as stored.
 func seal(e *Entry, prevSeq int64, prevHash string) ([]byte, error) {
-	changes, err := json.Marshal(e.Changes)
-	if err != nil {
-		return nil, err
+	changes := e.changesJSON
+	if changes == nil {
+		var err error
+		if changes, err = json.Marshal(e.Changes); err != nil {
+			return nil, err
+		}
 	}
 	e.Seq, e.PrevHash = prevSeq+1, prevHash
 	e.Hash = hash(*e, changes)

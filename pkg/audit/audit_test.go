@@ -2,8 +2,11 @@ package audit_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -115,11 +118,15 @@ type engine struct {
 }
 
 type backend struct {
-	append func(ctx context.Context, e *audit.Entry) error
+	// append appends e with c in a transaction of its own, which it rolls
+	// back instead of committing with rollback.
+	append func(ctx context.Context, c *audit.Chains, e *audit.Entry, rollback bool) error
 	list   func(ctx context.Context, q audit.Query) ([]audit.Entry, error)
 	verify func(ctx context.Context) (audit.Report, error)
 	exec   func(ctx context.Context, stmt string) error
 }
+
+var errRollback = errors.New("rolled back")
 
 var engines = []engine{
 	{"sqlite", func(t *testing.T) backend {
@@ -129,17 +136,19 @@ var engines = []engine{
 		}
 		db.SetMaxOpenConns(1)
 		t.Cleanup(func() { db.Close() })
-		if _, err := db.Exec(audit.SQLiteDDL); err != nil {
-			t.Fatal(err)
+		for _, step := range audit.SQLiteSchema {
+			if _, err := db.Exec(step.Up); err != nil {
+				t.Fatal(err)
+			}
 		}
 		return backend{
-			append: func(ctx context.Context, e *audit.Entry) error {
+			append: func(ctx context.Context, c *audit.Chains, e *audit.Entry, rollback bool) error {
 				tx, err := db.BeginTx(ctx, nil)
 				if err != nil {
 					return err
 				}
 				defer tx.Rollback()
-				if err := audit.InsertSQLite(ctx, tx, e); err != nil {
+				if err := c.AppendSQLite(ctx, tx, e); err != nil || rollback {
 					return err
 				}
 				return tx.Commit()
@@ -155,12 +164,26 @@ var engines = []engine{
 			t.Fatal(err)
 		}
 		t.Cleanup(pool.Close)
-		if _, err := pool.Exec(context.Background(), audit.PostgresDDL); err != nil {
-			t.Fatal(err)
+		for _, step := range audit.PostgresSchema {
+			if _, err := pool.Exec(context.Background(), step.Up); err != nil {
+				t.Fatal(err)
+			}
 		}
 		return backend{
-			append: func(ctx context.Context, e *audit.Entry) error {
-				return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return audit.InsertPgx(ctx, tx, e) })
+			append: func(ctx context.Context, c *audit.Chains, e *audit.Entry, rollback bool) error {
+				err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+					if err := c.AppendPgx(ctx, tx, e); err != nil {
+						return err
+					}
+					if rollback {
+						return errRollback
+					}
+					return nil
+				})
+				if errors.Is(err, errRollback) {
+					return nil
+				}
+				return err
 			},
 			list:   func(ctx context.Context, q audit.Query) ([]audit.Entry, error) { return audit.ListPgx(ctx, pool, q) },
 			verify: func(ctx context.Context) (audit.Report, error) { return audit.VerifyPgx(ctx, pool) },
@@ -187,6 +210,7 @@ func TestChains(t *testing.T) {
 		t.Run(eng.name, func(t *testing.T) {
 			t.Parallel()
 			db := eng.open(t)
+			var chains audit.Chains
 			ctx := identity.NewContext(context.Background(), identity.Principal{Subject: "u1", Org: "stadt-giessen", Roles: []identity.Role{identity.RoleBuyer}})
 			ctx = audit.WithRequest(ctx, "/govmatch.needs.v1.NeedsService/UpdateNeed", "req-1")
 			v1 := thing{ID: "a", State: 1}
@@ -197,7 +221,7 @@ func TestChains(t *testing.T) {
 				entry(t, ctx, "needs/a/responses/v", nil, thing{ID: "v"}),
 				entry(t, ctx, "needs/ab", nil, thing{ID: "ab"}), // not a child of needs/a
 			} {
-				if err := db.append(ctx, e); err != nil {
+				if err := db.append(ctx, &chains, e, false); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -226,7 +250,9 @@ func TestChains(t *testing.T) {
 			var wg sync.WaitGroup
 			errs := make(chan error, 16)
 			for i := range 16 {
-				wg.Go(func() { errs <- db.append(ctx, entry(t, ctx, "vendors/c", nil, thing{ID: fmt.Sprint(i)})) })
+				wg.Go(func() {
+					errs <- db.append(ctx, &chains, entry(t, ctx, "vendors/c", nil, thing{ID: fmt.Sprint(i)}), false)
+				})
 			}
 			wg.Wait()
 			close(errs)
@@ -273,6 +299,95 @@ func TestChains(t *testing.T) {
 	}
 }
 
+// TestChainsWrongGuess: a Chains whose remembered head is not the head
+// (its transaction rolled back, another writer appended, the resource
+// existed before) still appends right after the real head.
+func TestChainsWrongGuess(t *testing.T) {
+	t.Parallel()
+	for _, eng := range engines {
+		t.Run(eng.name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.open(t)
+			ctx := context.Background()
+			var ours, theirs audit.Chains
+			steps := []struct {
+				name     string
+				chains   *audit.Chains
+				rollback bool
+			}{
+				{"first", &ours, false},
+				{"rolled back", &ours, true},
+				// theirs appends #2 where ours remembers a #2 of its own
+				{"by another writer", &theirs, false},
+				{"after another writer's entry of the same seq", &ours, false},
+				{"rolled back again", &ours, true},
+				{"after a rollback", &ours, false},
+				{"by a writer new to the resource", &audit.Chains{}, false},
+				{"after it", &ours, false},
+			}
+			for i, st := range steps {
+				if err := db.append(ctx, st.chains, entry(t, ctx, "needs/a", nil, thing{ID: fmt.Sprint(i)}), st.rollback); err != nil {
+					t.Fatalf("append %s: %v", st.name, err)
+				}
+			}
+			rep, err := db.verify(ctx)
+			if err != nil || len(rep.Breaks) != 0 || rep.Entries != len(steps)-2 {
+				t.Fatalf("verify = %+v, %v; want one whole chain of %d entries", rep, err, len(steps)-2)
+			}
+			if !strings.HasPrefix(rep.Heads["needs/a"], fmt.Sprintf("%d:", len(steps)-2)) {
+				t.Errorf("head = %q, want #%d", rep.Heads["needs/a"], len(steps)-2)
+			}
+		})
+	}
+}
+
+// TestSQLiteSchemaSteps: the second step keeps the entries of a trail
+// written under the first, and both steps go down again.
+func TestSQLiteSchemaSteps(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "a.db")+"?_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	exec := func(stmt string) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(audit.SQLiteSchema[0].Up)
+	var chains audit.Chains
+	for i := range 3 {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := chains.AppendSQLite(ctx, tx, entry(t, ctx, "needs/a", nil, thing{ID: fmt.Sprint(i)})); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(audit.SQLiteSchema[1].Up)
+	rep, err := audit.VerifySQLite(ctx, db)
+	if err != nil || len(rep.Breaks) != 0 || rep.Entries != 3 {
+		t.Fatalf("verify after step 2 = %+v, %v; want 3 whole entries", rep, err)
+	}
+	var ddl string
+	if err := db.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE name = 'audit_entries'`).Scan(&ddl); err != nil || !strings.Contains(ddl, "WITHOUT ROWID") {
+		t.Errorf("table after step 2: %q, %v", ddl, err)
+	}
+	exec(audit.SQLiteSchema[1].Down)
+	if rep, err := audit.VerifySQLite(ctx, db); err != nil || rep.Entries != 3 {
+		t.Fatalf("verify after step 2 down = %+v, %v", rep, err)
+	}
+	exec(audit.SQLiteSchema[0].Down)
+}
+
 func ptr[T any](v T) *T { return &v }
 
 // FuzzValidRequestID: an id the gateway passes into logs, the audit trail
@@ -289,4 +404,30 @@ func FuzzValidRequestID(f *testing.F) {
 			t.Errorf("ValidRequestID accepted %q", s)
 		}
 	})
+}
+
+// TestSchemaIsFrozen guards the steps that services' migrations run:
+// editing one would make databases migrated before and after disagree.
+// Add a step instead.
+func TestSchemaIsFrozen(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		steps []audit.Step
+		sums  []string
+	}{
+		{"SQLiteSchema", audit.SQLiteSchema, []string{"2d98105c21576b95b64f74bd4e19e05f58882a84dd0bbc642f4559958fefaca4", "d2c99e19eb5daaa15203f4f975defc7b75d7e35f99140dbdcf987d6324ab219e"}},
+		{"PostgresSchema", audit.PostgresSchema, []string{"8b1dc01a8a73518d3bf44b09e0e20fa60254aeb131c4395d2550def417280eb5", "f94868c86680393c5ec1f8be009ea61923cd43b7b35f71de881d3ae027fd572d"}},
+	} {
+		if len(tc.steps) != len(tc.sums) {
+			t.Errorf("%s has %d steps, want %d: pin the new one's sum here", tc.name, len(tc.steps), len(tc.sums))
+			continue
+		}
+		for i, st := range tc.steps {
+			sum := sha256.Sum256([]byte(st.Up + "\x00" + st.Down))
+			if got := hex.EncodeToString(sum[:]); got != tc.sums[i] {
+				t.Errorf("%s[%d] changed (sha256 %s): it is frozen, add a step and a migration instead", tc.name, i, got)
+			}
+		}
+	}
 }

@@ -33,15 +33,17 @@ func (l *latencies) add(d time.Duration) {
 }
 
 // report adds requests/s, p50 and p99 to the benchmark's output.
-func (l *latencies) report(b *testing.B, elapsed time.Duration) {
+func (l *latencies) report(b *testing.B, elapsed time.Duration) (perSecond float64) {
 	if len(l.d) == 0 {
-		return
+		return 0
 	}
 	slices.Sort(l.d)
-	b.ReportMetric(float64(len(l.d))/elapsed.Seconds(), "req/s")
+	perSecond = float64(len(l.d)) / elapsed.Seconds()
+	b.ReportMetric(perSecond, "req/s")
 	b.ReportMetric(percentileMs(l.d, 0.50), "p50-ms")
 	b.ReportMetric(percentileMs(l.d, 0.99), "p99-ms")
 	b.ReportMetric(0, "ns/op") // wall time per op under parallelism misleads; req/s says it
+	return perSecond
 }
 
 // percentileMs is the p-quantile of sorted durations in milliseconds (the
@@ -137,7 +139,7 @@ func countNeeds(b *testing.B, sys *system, tok string) int {
 
 // benchCreate creates needs through REST from 4×GOMAXPROCS clients and
 // reports requests per second and latency percentiles.
-func benchCreate(b *testing.B, sys *system, tok string, body func(int) []byte) {
+func benchCreate(b *testing.B, sys *system, tok string, body func(int) []byte) float64 {
 	var lat latencies
 	var seq atomic.Int64
 	b.SetParallelism(4)
@@ -150,7 +152,7 @@ func benchCreate(b *testing.B, sys *system, tok string, body func(int) []byte) {
 			benchDo(b, req, http.StatusOK, &lat)
 		}
 	})
-	lat.report(b, time.Since(start))
+	return lat.report(b, time.Since(start))
 }
 
 // BenchmarkAuditOverhead creates needs through the gateway of a system
@@ -159,6 +161,7 @@ func benchCreate(b *testing.B, sys *system, tok string, body func(int) []byte) {
 //
 //	make bench-audit
 func BenchmarkAuditOverhead(b *testing.B) {
+	const auditRounds = 8
 	body := func(i int) []byte {
 		buf, _ := json.Marshal(map[string]any{
 			"title":               fmt.Sprintf("Online-Terminbuchung %d", i),
@@ -189,13 +192,29 @@ func BenchmarkAuditOverhead(b *testing.B) {
 					benchDo(b, req, http.StatusOK, &latencies{})
 				}
 			}
-			for round := range 4 {
-				for _, trail := range []string{"on", "off"} {
+			// Rounds alternate the order (on, off, off, on, ...), so that a
+			// drift of the machine's speed during the run meets both alike.
+			var ratios []float64
+			for round := range auditRounds {
+				order := []string{"on", "off"}
+				if round%2 == 1 {
+					order = []string{"off", "on"}
+				}
+				rate := map[string]float64{}
+				for _, trail := range order {
 					b.Run(fmt.Sprintf("audit=%s/round=%d", trail, round), func(b *testing.B) {
 						sys := systems[trail]
-						benchCreate(b, sys, sys.token(b, "stadt-giessen", identity.RoleBuyer), body)
+						rate[trail] = benchCreate(b, sys, sys.token(b, "stadt-giessen", identity.RoleBuyer), body)
 					})
 				}
+				if rate["off"] > 0 {
+					ratios = append(ratios, rate["on"]/rate["off"])
+				}
+			}
+			if n := len(ratios); n > 0 {
+				slices.Sort(ratios)
+				median := (ratios[(n-1)/2] + ratios[n/2]) / 2
+				b.Logf("audit on/off requests/s per round: %.3f; median %.3f (%+.1f %%)", ratios, median, 100*(median-1))
 			}
 		})
 	}

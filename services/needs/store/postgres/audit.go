@@ -5,6 +5,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pressly/goose/v3"
+
 	"github.com/govmatch/govmatch/pkg/audit"
 	"github.com/govmatch/govmatch/pkg/sqlstore"
 )
@@ -12,10 +14,14 @@ import (
 // WithAudit makes every write append its entry to the audit trail
 // (pkg/audit) in the write's transaction: a change and its record commit
 // together or not at all.
-func WithAudit() Option { return func(s *Store) { s.audit = true } }
+func WithAudit() Option { return func(s *Store) { s.audit = &audit.Chains{} } }
 
-// auditMigration adds the audit table (pkg/audit) as migration 6.
-var auditMigration = sqlstore.DDLMigration(6, audit.PostgresDDL, audit.DropDDL)
+// auditMigrations add the audit table (pkg/audit) as migrations 6
+// and 7, the steps of its schema.
+var auditMigrations = []*goose.Migration{
+	sqlstore.DDLMigration(6, audit.PostgresSchema[0].Up, audit.PostgresSchema[0].Down),
+	sqlstore.DDLMigration(7, audit.PostgresSchema[1].Up, audit.PostgresSchema[1].Down),
+}
 
 // auditSkip are bookkeeping fields that change with every write.
 var auditSkip = []string{"revision", "update_time"}
@@ -23,14 +29,11 @@ var auditSkip = []string{"revision", "update_time"}
 // record appends the entry of resource's change from before to after
 // (nil: created or deleted), under the lock the write holds.
 func (s *Store) record(ctx context.Context, tx pgx.Tx, resource string, before, after any) error {
-	if !s.audit {
-		return nil
-	}
-	e, ok, err := audit.New(ctx, resource, before, after, auditSkip...)
-	if err != nil || !ok {
+	e, err := s.audit.Entry(ctx, resource, before, after, auditSkip...)
+	if err != nil || e == nil {
 		return err
 	}
-	return audit.InsertPgx(ctx, tx, &e)
+	return s.audit.AppendPgx(ctx, tx, e)
 }
 
 // AuditTrail implements need.Store.

@@ -20,6 +20,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
+	"github.com/govmatch/govmatch/pkg/audit"
 	"github.com/govmatch/govmatch/pkg/errdefs"
 	"github.com/govmatch/govmatch/pkg/outbox"
 	"github.com/govmatch/govmatch/pkg/sqlstore"
@@ -34,8 +35,8 @@ var migrations embed.FS
 type Store struct {
 	pool *pgxpool.Pool
 
-	events   Recorder // nil: emit no events
-	audit    bool     // WithAudit
+	events   Recorder      // nil: emit no events
+	audit    *audit.Chains // WithAudit; nil: no trail
 	onCommit atomic.Pointer[func()]
 }
 
@@ -116,7 +117,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
 		goose.WithSessionLocker(locker),
 		goose.WithDisableGlobalRegistry(true),
-		goose.WithGoMigrations(outboxMigration, auditMigration))
+		goose.WithGoMigrations(append([]*goose.Migration{outboxMigration}, auditMigrations...)...))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -302,7 +303,12 @@ func writeChildren(ctx context.Context, tx pgx.Tx, n *need.Need) error {
 // Create implements need.Store.
 func (s *Store) Create(ctx context.Context, n *need.Need) error {
 	var emitted bool
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	// The entry is made before the transaction; see audit.Chains.Entry.
+	entry, err := s.audit.Entry(ctx, "needs/"+n.ID, nil, columns.Stored(n), auditSkip...)
+	if err != nil {
+		return mapError(err, "create need", n.ID)
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, insertNeed, needArgs(n)); err != nil {
 			return err
 		}
@@ -310,7 +316,7 @@ func (s *Store) Create(ctx context.Context, n *need.Need) error {
 			return err
 		}
 		var err error
-		if err := s.record(ctx, tx, "needs/"+n.ID, nil, columns.Stored(n)); err != nil {
+		if err := s.audit.AppendPgx(ctx, tx, entry); err != nil {
 			return err
 		}
 		emitted, err = s.emit(ctx, tx, n.ID, func(v int64) ([]outbox.Record, error) {

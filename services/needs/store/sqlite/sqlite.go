@@ -25,6 +25,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	_ "modernc.org/sqlite" // the "sqlite" driver
 
+	"github.com/govmatch/govmatch/pkg/audit"
 	"github.com/govmatch/govmatch/pkg/errdefs"
 	"github.com/govmatch/govmatch/pkg/outbox"
 	"github.com/govmatch/govmatch/pkg/sqlstore"
@@ -40,8 +41,8 @@ type Store struct {
 	write *sql.DB // one connection; BEGIN IMMEDIATE
 	read  *sql.DB // read-only connections; the same as write in memory
 
-	events   Recorder // nil: emit no events
-	audit    bool     // WithAudit
+	events   Recorder      // nil: emit no events
+	audit    *audit.Chains // WithAudit; nil: no trail
 	onCommit atomic.Pointer[func()]
 }
 
@@ -101,6 +102,12 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if s.audit != nil {
+		if err := s.audit.PrepareSQLite(ctx, s.write); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -124,7 +131,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	// one process (the single write connection serialises within it).
 	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
 		goose.WithDisableGlobalRegistry(true),
-		goose.WithGoMigrations(outboxMigration, auditMigration))
+		goose.WithGoMigrations(append([]*goose.Migration{outboxMigration}, auditMigrations...)...))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -136,6 +143,9 @@ func migrate(ctx context.Context, db *sql.DB) error {
 
 // Close closes the database.
 func (s *Store) Close() {
+	if s.audit != nil {
+		s.audit.Close()
+	}
 	if s.read != s.write {
 		s.read.Close()
 	}
@@ -342,7 +352,12 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 // Create implements need.Store.
 func (s *Store) Create(ctx context.Context, n *need.Need) error {
 	var emitted bool
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	// The entry is made before the transaction; see audit.Chains.Entry.
+	entry, err := s.audit.Entry(ctx, "needs/"+n.ID, nil, columns.Stored(n), auditSkip...)
+	if err != nil {
+		return mapError(err, "create need", n.ID)
+	}
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, insertNeed, needArgs(n)...); err != nil {
 			return err
 		}
@@ -350,7 +365,7 @@ func (s *Store) Create(ctx context.Context, n *need.Need) error {
 			return err
 		}
 		var err error
-		if err := s.record(ctx, tx, "needs/"+n.ID, nil, columns.Stored(n)); err != nil {
+		if err := s.audit.AppendSQLite(ctx, tx, entry); err != nil {
 			return err
 		}
 		emitted, err = s.emit(ctx, tx, n.ID, func(v int64) ([]outbox.Record, error) {

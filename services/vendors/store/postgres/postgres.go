@@ -20,6 +20,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
+	"github.com/govmatch/govmatch/pkg/audit"
 	"github.com/govmatch/govmatch/pkg/errdefs"
 	"github.com/govmatch/govmatch/pkg/outbox"
 	"github.com/govmatch/govmatch/pkg/sqlstore"
@@ -35,8 +36,8 @@ var migrations embed.FS
 type Store struct {
 	pool *pgxpool.Pool
 
-	events   Events // nil: writes emit no events
-	audit    bool   // WithAudit
+	events   Events        // nil: writes emit no events
+	audit    *audit.Chains // WithAudit; nil: no trail
 	onCommit atomic.Pointer[func()]
 }
 
@@ -130,7 +131,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		goose.WithSessionLocker(locker),
 		goose.WithDisableGlobalRegistry(true),
 		goose.WithTableName("goose_db_version_vendors"),
-		goose.WithGoMigrations(outboxMigration, auditMigration))
+		goose.WithGoMigrations(append([]*goose.Migration{outboxMigration}, auditMigrations...)...))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}

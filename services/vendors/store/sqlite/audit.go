@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 
+	"github.com/pressly/goose/v3"
+
 	"github.com/govmatch/govmatch/pkg/audit"
 	"github.com/govmatch/govmatch/pkg/sqlstore"
 	"github.com/govmatch/govmatch/services/vendors/store/internal/changes"
@@ -12,10 +14,14 @@ import (
 // WithAudit makes every write append its entry to the audit trail
 // (pkg/audit) in the write's transaction: a change and its record commit
 // together or not at all.
-func WithAudit() Option { return func(s *Store) { s.audit = true } }
+func WithAudit() Option { return func(s *Store) { s.audit = &audit.Chains{} } }
 
-// auditMigration adds the audit table (pkg/audit) as migration 4.
-var auditMigration = sqlstore.DDLMigration(4, audit.SQLiteDDL, audit.DropDDL)
+// auditMigrations add the audit table (pkg/audit) as migrations 4
+// and 5, the steps of its schema.
+var auditMigrations = []*goose.Migration{
+	sqlstore.DDLMigration(4, audit.SQLiteSchema[0].Up, audit.SQLiteSchema[0].Down),
+	sqlstore.DDLMigration(5, audit.SQLiteSchema[1].Up, audit.SQLiteSchema[1].Down),
+}
 
 // auditSkip are bookkeeping fields that change with every write.
 var auditSkip = []string{"revision", "update_time"}
@@ -23,10 +29,10 @@ var auditSkip = []string{"revision", "update_time"}
 // record appends the entries of the writes in ch, under the locks the
 // transaction holds.
 func (s *Store) record(ctx context.Context, tx *sql.Tx, ch *changes.List) error {
-	if !s.audit {
+	if s.audit == nil {
 		return nil
 	}
-	return ch.Audit(ctx, auditSkip, func(e *audit.Entry) error { return audit.InsertSQLite(ctx, tx, e) })
+	return ch.Audit(ctx, auditSkip, func(e *audit.Entry) error { return s.audit.AppendSQLite(ctx, tx, e) })
 }
 
 // AuditTrail implements profile.Store.

@@ -25,6 +25,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	_ "modernc.org/sqlite" // the "sqlite" driver
 
+	"github.com/govmatch/govmatch/pkg/audit"
 	"github.com/govmatch/govmatch/pkg/errdefs"
 	"github.com/govmatch/govmatch/pkg/outbox"
 	"github.com/govmatch/govmatch/pkg/sqlstore"
@@ -41,8 +42,8 @@ type Store struct {
 	write *sql.DB // one connection; BEGIN IMMEDIATE
 	read  *sql.DB // read-only connections; the same as write in memory
 
-	events   Events // nil: writes emit no events
-	audit    bool   // WithAudit
+	events   Events        // nil: writes emit no events
+	audit    *audit.Chains // WithAudit; nil: no trail
 	onCommit atomic.Pointer[func()]
 }
 
@@ -116,6 +117,12 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if s.audit != nil {
+		if err := s.audit.PrepareSQLite(ctx, s.write); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -135,7 +142,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true),
-		goose.WithGoMigrations(outboxMigration, auditMigration))
+		goose.WithGoMigrations(append([]*goose.Migration{outboxMigration}, auditMigrations...)...))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -157,6 +164,9 @@ func (s *Store) OnCommit(f func()) { s.onCommit.Store(&f) }
 
 // Close closes the database.
 func (s *Store) Close() {
+	if s.audit != nil {
+		s.audit.Close()
+	}
 	if s.read != s.write {
 		s.read.Close()
 	}
