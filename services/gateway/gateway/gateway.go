@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
 	// Error details (google.rpc.BadRequest, ...) are google.protobuf.Any;
 	// the gateway can only render them as JSON if their types are linked.
@@ -136,6 +137,7 @@ type Gateway struct {
 	admin    http.Handler
 	json     runtime.Marshaler
 	copies   *copies // nil: none kept
+	queries  queryRoutes
 
 	limiterWarned atomic.Int64 // unix nanoseconds of the last warning about a failing limiter
 }
@@ -165,7 +167,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 	}
 	cfg.TrustedProxies = trusted
 
-	g := &Gateway{cfg: cfg, log: log}
+	g := &Gateway{cfg: cfg, log: log, queries: newQueryRoutes(protoregistry.GlobalFiles)}
 	for _, b := range backends(cfg) {
 		if b.addr != "" { // else an optional service this installation does not run
 			g.backends = append(g.backends, b)
@@ -188,7 +190,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithOutgoingTrailerMatcher(forwardNoTrailers),
 		runtime.WithErrorHandler(g.handleError),
-		runtime.WithMiddlewares(routeTelemetry, g.lookUpCopy, trackBackendStatus),
+		runtime.WithMiddlewares(routeTelemetry, g.strictQuery, g.lookUpCopy, trackBackendStatus),
 		runtime.WithMetadata(requestMetadata),
 		runtime.WithForwardResponseOption(answerConditionally),
 		runtime.WithForwardResponseRewriter(g.serveCopy),

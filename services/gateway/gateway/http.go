@@ -100,7 +100,47 @@ func (g *Gateway) handleError(ctx context.Context, mux *runtime.ServeMux, m runt
 	err = g.hideTransport(ctx, r, err)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Del("ETag") // set before a later step failed; it names no content of this answer
+	if st, ok := status.FromError(err); ok && st.Code() == codes.Unauthenticated {
+		// The runtime would put the bare message there.
+		w = challengeWriter{w, wwwAuthenticate(r, st.Message())}
+	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// challengeWriter sets WWW-Authenticate to its challenge as the status is
+// written.
+type challengeWriter struct {
+	http.ResponseWriter
+	challenge string
+}
+
+func (c challengeWriter) WriteHeader(code int) {
+	c.Header().Set("WWW-Authenticate", c.challenge)
+	c.ResponseWriter.WriteHeader(code)
+}
+
+// wwwAuthenticate is the challenge of a 401 (RFC 6750 § 3): without
+// credentials just the scheme; with a token the services refused, why
+// (pkg/auth's reason, such as "token expired"), so that a client knows
+// whether to refresh it or to sign in again.
+func wwwAuthenticate(r *http.Request, reason string) string {
+	const challenge = `Bearer realm="govmatch"`
+	header := r.Header.Get("Authorization")
+	if header == "" {
+		return challenge
+	}
+	code := "invalid_token"
+	if scheme, _, _ := strings.Cut(strings.TrimSpace(header), " "); !strings.EqualFold(scheme, "Bearer") || len(r.Header.Values("Authorization")) > 1 {
+		code = "invalid_request"
+	}
+	// A quoted-string holds no quote, backslash or control character.
+	reason = strings.Map(func(c rune) rune {
+		if c == '"' || c == '\\' || c < 0x20 || c == 0x7f {
+			return -1
+		}
+		return c
+	}, reason)
+	return fmt.Sprintf(`%s, error=%q, error_description=%q`, challenge, code, reason)
 }
 
 // routeTelemetry names the otelhttp span after the grpc-gateway route
