@@ -40,7 +40,11 @@ help: ## list the targets
 
 .PHONY: run
 run: ## run every service in one process on :8080 (REST) and :9090 (gRPC)
-	$(GO) run ./services/govmatch serve
+	@echo "building govmatch into bin/ (the first build compiles a few hundred packages and takes minutes)"
+	@CGO_ENABLED=0 $(GO) build -v -o bin/govmatch ./services/govmatch 2>&1 | \
+	  awk '/^[^ #]+$$/ { n++; printf "\r  %d packages compiled", n; fflush(); next } { if (n) print ""; n = 0; print } END { if (n) print "" }'
+	@echo "starting bin/govmatch serve (Ctrl-C stops it)"
+	@exec bin/govmatch serve
 
 .PHONY: build
 build: ## build bin/govmatch

@@ -97,6 +97,10 @@ func importCmd(ctx context.Context, args []string, env envconfig.Lookuper, stdin
 	fs.IntVar(&opts.retries, "retries", 8, "retries of a request on 429, 502, 503, 504 and connection errors")
 	fs.BoolVar(&opts.quiet, "quiet", false, "no progress bar")
 
+	if len(args) > 0 && isHelp(args[0]) {
+		fs.Usage()
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || args[0] != "vendors" {
 		fs.Usage()
 		return errors.New("import: want `import vendors [flags] FILE`")

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -336,6 +337,9 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready chan<- listeni
 	// backend.
 	servers = append(httpStops, servers...)
 
+	if addrs.HTTP != "" {
+		log.Info(readyMessage(addrs.HTTP, devIssuer != nil))
+	}
 	if ready != nil {
 		ready <- addrs
 	}
@@ -628,4 +632,22 @@ func adminHandler(metrics http.Handler, degraded func() []string) http.Handler {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	return mux
+}
+
+// readyMessage tells a newcomer where the server answers and, with the
+// development issuer, how to get a token.
+func readyMessage(httpAddr string, devIssuer bool) string {
+	host, port, err := net.SplitHostPort(httpAddr)
+	if err != nil {
+		return "govmatch is ready on " + httpAddr
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	base := "http://" + net.JoinHostPort(host, port)
+	msg := fmt.Sprintf("govmatch is ready: REST API %s/v1/needs, OpenAPI %s/openapi.json", base, base)
+	if devIssuer {
+		msg += "; a token for curl: make token ORG=stadt-giessen ROLE=buyer (README.md has the stories)"
+	}
+	return msg
 }

@@ -15,6 +15,10 @@ import (
 func token(cfg Config, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), commandUsage["token"]+"\n")
+		fs.PrintDefaults()
+	}
 	org := fs.String("org", "", "organisation id of the user, e.g. stadt-giessen (required except for admin)")
 	role := fs.String("role", "buyer", "role: buyer, vendor, venture_unit or admin")
 	sub := fs.String("sub", "", "subject (user id); defaults to ROLE@ORG")
