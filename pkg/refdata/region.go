@@ -78,15 +78,20 @@ type Region struct {
 	LandAGS string
 	// NUTS1 is the NUTS level-1 code of that Land; empty for the country.
 	NUTS1 string
+	// NUTS3 is, for a municipality, the NUTS-3 region of its Kreis; empty
+	// for areas outside every Kreis (coastal waters) and other kinds.
+	NUTS3 string
 }
 
 // regionTable holds every known place, built once.
 type regionTable struct {
-	byCode    map[string]Region   // "DE", NUTS 1–3 and AGS
-	all       []Region            // NUTS 1–3 and AGS, by kind then code
-	kreise    map[string]struct{} // 5-digit AGS prefixes that occur
-	landNames map[string]string   // foldName(name) → NUTS-1 code
-	stats     map[string]MunicipalityStats
+	byCode       map[string]Region   // "DE", NUTS 1–3 and AGS
+	all          []Region            // NUTS 1–3 and AGS, by kind then code
+	kreise       map[string]struct{} // 5-digit AGS prefixes that occur
+	kreiseOf     map[string][]string // NUTS-3 code → its Kreise (5-digit AGS), see kreisNUTS3
+	nuts3OfKreis map[string]string   // the reverse
+	landNames    map[string]string   // foldName(name) → NUTS-1 code
+	stats        map[string]MunicipalityStats
 }
 
 // MunicipalityStats is what the source data says about a municipality
@@ -206,6 +211,36 @@ func parseRegions(nuts, gemeinden string) (*regionTable, error) {
 		t.stats[ags] = st
 	}
 
+	nuts3 := map[string]string{}
+	municipalities := map[string][]string{}
+	for _, r := range t.all {
+		switch r.Kind {
+		case NUTS3:
+			nuts3[r.Code] = r.Name
+		case Municipality:
+			municipalities[r.Code[:5]] = append(municipalities[r.Code[:5]], r.Name)
+		}
+	}
+	kreisRegions, err := kreisNUTS3(nuts3, municipalities)
+	if err != nil {
+		return nil, fmt.Errorf("NUTS-3 of the Kreise: %w", err)
+	}
+	t.kreiseOf = map[string][]string{}
+	t.nuts3OfKreis = kreisRegions
+	for k, c := range kreisRegions {
+		t.kreiseOf[c] = append(t.kreiseOf[c], k)
+	}
+	for _, ks := range t.kreiseOf {
+		slices.Sort(ks)
+	}
+	for i, r := range t.all {
+		if c, ok := kreisRegions[r.Code[:min(5, len(r.Code))]]; ok && r.Kind == Municipality {
+			r.NUTS3 = c
+			t.all[i] = r
+			t.byCode[r.Code] = r
+		}
+	}
+
 	slices.SortFunc(t.all, func(a, b Region) int {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), strings.Compare(a.Code, b.Code))
 	})
@@ -284,13 +319,15 @@ func NormalizeRegion(s string) (Region, error) {
 // filter's key (from RegionFilterKey) is among them. NUTS keys are plain
 // codes, AGS keys carry an "AGS:" prefix so the two schemes cannot collide.
 //
-//	"DE111"    → DE, DE1, DE11, DE111, AGS:08
-//	"02000000" → DE, DE6, AGS:02, AGS:02000, AGS:02000000
+//	"06531005" → DE, DE7, DE72, DE721, AGS:06, AGS:06531, AGS:06531005
+//	"DE721"    → DE, DE7, DE72, DE721, AGS:06, AGS:06531
+//	"DE72"     → DE, DE7, DE72, AGS:06
 //
-// The data has no table from Kreis (AGS) to NUTS-3, so the schemes meet only
-// at Land level: a municipality matches NUTS filters "DE" and NUTS-1, not
-// NUTS-2 or NUTS-3, and a NUTS place matches AGS filters only for its Land.
-// The result is nil for anything LookupRegion does not know.
+// A Kreis is a NUTS-3 region (see kreisNUTS3), so the schemes meet there: a
+// municipality matches the NUTS filters of its Kreis and a NUTS-3 place the
+// AGS filter of its Kreis. A NUTS-2 region has no AGS of its own and
+// matches AGS filters only for its Land. The result is nil for anything
+// LookupRegion does not know.
 func RegionKeys(code string) []string {
 	r, ok := LookupRegion(code)
 	if !ok {
@@ -300,14 +337,24 @@ func RegionKeys(code string) []string {
 	case Country:
 		return []string{"DE"}
 	case Municipality:
-		return []string{"DE", r.NUTS1, "AGS:" + code[:2], "AGS:" + code[:5], "AGS:" + code}
+		keys := []string{"DE", r.NUTS1}
+		if r.NUTS3 != "" {
+			keys = append(keys, r.NUTS3[:4], r.NUTS3)
+		}
+		return append(keys, "AGS:"+code[:2], "AGS:"+code[:5], "AGS:"+code)
 	}
-	keys := make([]string, 0, 5)
+	keys := make([]string, 0, 6)
 	keys = append(keys, "DE")
 	for n := 3; n <= len(code); n++ {
 		keys = append(keys, code[:n])
 	}
-	return append(keys, "AGS:"+r.LandAGS)
+	keys = append(keys, "AGS:"+r.LandAGS)
+	if r.Kind == NUTS3 {
+		for _, k := range loadRegions().kreiseOf[code] {
+			keys = append(keys, "AGS:"+k)
+		}
+	}
+	return keys
 }
 
 // RegionFilterKey turns a region filter as a user types it into the key that

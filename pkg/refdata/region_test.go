@@ -15,7 +15,7 @@ func TestNormalizeRegion(t *testing.T) {
 		Err    string
 	}
 	stuttgart := Region{Code: "DE111", Kind: NUTS3, Name: "Stuttgart, Stadtkreis", LandAGS: "08", NUTS1: "DE1"}
-	hamburg := Region{Code: "02000000", Kind: Municipality, Name: "Hamburg, Freie und Hansestadt", LandAGS: "02", NUTS1: "DE6"}
+	hamburg := Region{Code: "02000000", Kind: Municipality, Name: "Hamburg, Freie und Hansestadt", LandAGS: "02", NUTS1: "DE6", NUTS3: "DE600"}
 	tests := []struct {
 		name string
 		in   string
@@ -33,7 +33,7 @@ func TestNormalizeRegion(t *testing.T) {
 		{"NUTS-3 with letter", "deb3k", result{Region: Region{Code: "DEB3K", Kind: NUTS3, Name: "Südwestpfalz", LandAGS: "07", NUTS1: "DEB"}}},
 		{"municipality", "02000000", result{Region: hamburg}},
 		{"municipality with spaces", "\t02000000 ", result{Region: hamburg}},
-		{"gemeindefreies Gebiet", "01053105", result{Region: Region{Code: "01053105", Kind: Municipality, Name: "Sachsenwald (Forstgutsbez.),gemfr.Geb.", LandAGS: "01", NUTS1: "DEF"}}},
+		{"gemeindefreies Gebiet", "01053105", result{Region: Region{Code: "01053105", Kind: Municipality, Name: "Sachsenwald (Forstgutsbez.),gemfr.Geb.", LandAGS: "01", NUTS1: "DEF", NUTS3: "DEF06"}}},
 
 		{"empty", "", result{Err: "region is empty"}},
 		{"only spaces", "   ", result{Err: "region is empty"}},
@@ -80,9 +80,11 @@ func TestRegionKeys(t *testing.T) {
 		{"country", "DE", []string{"DE"}},
 		{"Land", "DE6", []string{"DE", "DE6", "AGS:02"}},
 		{"NUTS-2", "DE11", []string{"DE", "DE1", "DE11", "AGS:08"}},
-		{"NUTS-3", "DE111", []string{"DE", "DE1", "DE11", "DE111", "AGS:08"}},
-		{"municipality", "02000000", []string{"DE", "DE6", "AGS:02", "AGS:02000", "AGS:02000000"}},
-		{"municipality in a Landkreis", "08115003", []string{"DE", "DE1", "AGS:08", "AGS:08115", "AGS:08115003"}},
+		{"NUTS-3", "DE111", []string{"DE", "DE1", "DE11", "DE111", "AGS:08", "AGS:08111"}},
+		{"NUTS-3 of two Kreise", "DEG0R", []string{"DE", "DEG", "DEG0", "DEG0R", "AGS:16", "AGS:16056", "AGS:16063"}},
+		{"municipality", "02000000", []string{"DE", "DE6", "DE60", "DE600", "AGS:02", "AGS:02000", "AGS:02000000"}},
+		{"municipality in a Regierungsbezirk", "06531005", []string{"DE", "DE7", "DE72", "DE721", "AGS:06", "AGS:06531", "AGS:06531005"}},
+		{"municipality in a Landkreis", "08115003", []string{"DE", "DE1", "DE11", "DE112", "AGS:08", "AGS:08115", "AGS:08115003"}},
 		{"not canonical: lower-case", "de111", nil},
 		{"not canonical: spaces", " DE111", nil},
 		{"filter key is not a place", "AGS:02", nil},
@@ -178,14 +180,19 @@ func TestRegionFilterMatching(t *testing.T) {
 		{"NUTS-3 place in its Land by name", "DE111", "Baden-Württemberg", true},
 		{"NUTS-3 place in its AGS Land", "DE111", "08", true},
 		{"NUTS-3 place not in another Land", "DE111", "DE2", false},
-		{"NUTS-3 place not in an AGS Kreis", "DE111", "08111", false},
+		{"NUTS-3 place in its Kreis", "DE111", "08111", true},
+		{"NUTS-3 place not in another Kreis", "DE111", "08115", false},
 		{"NUTS-2 place not in its NUTS-3", "DE11", "DE111", false},
 		{"municipality in Germany", "02000000", "DE", true},
 		{"municipality in its Land", "02000000", "Hamburg", true},
 		{"municipality in its Kreis", "08115003", "08115", true},
 		{"municipality in itself", "08115003", "08115003", true},
 		{"municipality not in a sibling Kreis", "08115003", "08116", false},
-		{"municipality does not reach NUTS-3", "02000000", "DE600", false},
+		{"municipality in its NUTS-3 region", "02000000", "DE600", true},
+		{"municipality in its NUTS-2 region", "06532023", "DE72", true},
+		{"municipality in its NUTS-3 region (Wetzlar)", "06532023", "DE722", true},
+		{"municipality not in a sibling NUTS-3", "06532023", "DE721", false},
+		{"municipality not in another NUTS-2", "06531005", "DE71", false},
 		{"country place does not match a Land", "DE", "DE6", false},
 	}
 	for _, tt := range tests {
@@ -217,7 +224,7 @@ func TestLookupRegion(t *testing.T) {
 		{"country", "DE", result{Region{Code: "DE", Kind: Country, Name: "Deutschland"}, true}},
 		{"Land", "DEG", result{Region{Code: "DEG", Kind: Land, Name: "Thüringen", LandAGS: "16", NUTS1: "DEG"}, true}},
 		{"NUTS-3", "DE600", result{Region{Code: "DE600", Kind: NUTS3, Name: "Hamburg", LandAGS: "02", NUTS1: "DE6"}, true}},
-		{"municipality", "11000000", result{Region{Code: "11000000", Kind: Municipality, Name: "Berlin, Stadt", LandAGS: "11", NUTS1: "DE3"}, true}},
+		{"municipality", "11000000", result{Region{Code: "11000000", Kind: Municipality, Name: "Berlin, Stadt", LandAGS: "11", NUTS1: "DE3", NUTS3: "DE300"}, true}},
 		{"not canonical: lower-case", "de600", result{}},
 		{"AGS prefix is not a region", "02000", result{}},
 		{"extra-regio", "DEZZZ", result{}},
@@ -374,7 +381,7 @@ func TestParseRegionsRejectsCorruptData(t *testing.T) {
 	const (
 		nutsHeader = "nuts3_code,name,deu_label,eng_label\n"
 		agsHeader  = "ags,ars,gemeindename,plz,bevoelkerung\n"
-		nutsOK     = nutsHeader + "DE111,S,S,S\n"
+		nutsOK     = nutsHeader + "DE600,Hamburg,Hamburg,Hamburg\n"
 		agsOK      = agsHeader + "02000000,020000000000,Hamburg,20038,1\n"
 	)
 	tests := []struct {
@@ -387,7 +394,9 @@ func TestParseRegionsRejectsCorruptData(t *testing.T) {
 		{"lower-case NUTS", nutsHeader + "de111,S,S,S\n", agsOK, `nuts3_de.csv: bad row ["de111" "S" "S" "S"]`},
 		{"foreign NUTS", nutsHeader + "FR101,S,S,S\n", agsOK, `nuts3_de.csv: bad row ["FR101" "S" "S" "S"]`},
 		{"short NUTS", nutsHeader + "D,S,S,S\n", agsOK, `nuts3_de.csv: bad row ["D" "S" "S" "S"]`},
-		{"duplicate NUTS", nutsOK + "DE111,S,S,S\n", agsOK, "nuts3_de.csv: duplicate region DE111"},
+		{"duplicate NUTS", nutsOK + "DE600,S,S,S\n", agsOK, "nuts3_de.csv: duplicate region DE600"},
+		{"NUTS-3 without a Kreis", nutsOK + "DE111,S,S,S\n", agsOK, "NUTS-3 of the Kreise: in Baden-Württemberg: NUTS-3 region DE111 (S) has no Kreis"},
+		{"Kreis without a NUTS-3", nutsOK, agsOK + "08111000,,Stuttgart,,\n", "NUTS-3 of the Kreise: in Baden-Württemberg: no NUTS-3 region left for the Kreise [08111] (left: [])"},
 		{"short AGS", nutsOK, agsHeader + "0200000,,x,,\n", `gemeinden_ags_ars.csv: bad row ["0200000" "" "x" "" ""]`},
 		{"AGS in no Land", nutsOK, agsHeader + "17000000,,x,,\n", "gemeinden_ags_ars.csv: AGS 17000000 is in no Land"},
 		{"duplicate AGS", nutsOK, agsOK + "02000000,,x,,\n", "gemeinden_ags_ars.csv: duplicate region 02000000"},

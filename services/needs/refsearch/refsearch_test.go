@@ -281,7 +281,7 @@ func TestGetRegion(t *testing.T) {
 		want RegionDetail
 	}{
 		{"06531005", RegionDetail{
-			Region:   refdata.Region{Code: "06531005", Kind: refdata.Municipality, Name: "Gießen, Universitätsstadt", LandAGS: "06", NUTS1: "DE7"},
+			Region:   refdata.Region{Code: "06531005", Kind: refdata.Municipality, Name: "Gießen, Universitätsstadt", LandAGS: "06", NUTS1: "DE7", NUTS3: "DE721"},
 			LandName: "Hessen", Stats: refdata.MunicipalityStats{Postcode: "35390", Population: 89802},
 		}},
 		{"de7", RegionDetail{Region: refdata.Region{Code: "DE7", Kind: refdata.Land, Name: "Hessen", LandAGS: "06", NUTS1: "DE7"}, LandName: "Hessen"}},

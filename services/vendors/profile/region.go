@@ -65,7 +65,11 @@ func upKeys(code string) []string {
 	if !ok {
 		return nil
 	}
-	keys := []string{"DE", nuts1, "AGS:" + code[:2]}
+	keys := []string{"DE", nuts1}
+	if n3, ok := refdata.KreisNUTS3(code); ok && len(code) == 5 {
+		keys = append(keys, n3[:4], n3) // a Kreis is a NUTS-3 region
+	}
+	keys = append(keys, "AGS:"+code[:2])
 	if len(code) == 5 {
 		keys = append(keys, "AGS:"+code)
 	}

@@ -163,7 +163,10 @@ func TestServesRegion(t *testing.T) {
 		{served: []string{"06531"}, filter: "DE7", want: true}, // Land links the schemes
 		{served: []string{"DE7"}, filter: "AGS:06531", want: true},
 		{served: []string{"DE7"}, filter: "DE1", want: false},
-		{served: []string{"DE712"}, filter: "AGS:06412", want: false}, // schemes meet at Land level only
+		{served: []string{"DE712"}, filter: "AGS:06412", want: true},  // Frankfurt: the Kreis is its NUTS-3 region
+		{served: []string{"DE712"}, filter: "AGS:06411", want: false}, // not Darmstadt
+		{served: []string{"06531"}, filter: "DE72", want: true},       // Landkreis Gießen lies in Regierungsbezirk Gießen
+		{served: []string{"06531"}, filter: "DE722", want: false},
 		{served: []string{"DE712"}, filter: "DE711", want: false},
 		{served: nil, nationwide: true, filter: "DE1", want: true},
 		{served: nil, filter: "DE", want: false},

@@ -26,6 +26,7 @@ import (
 	"github.com/govmatch/govmatch/pkg/sqlstore"
 	"github.com/govmatch/govmatch/services/needs/need"
 	"github.com/govmatch/govmatch/services/needs/store/internal/columns"
+	"github.com/govmatch/govmatch/services/needs/store/internal/regionkeys"
 )
 
 //go:embed migrations/*.sql
@@ -117,7 +118,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
 		goose.WithSessionLocker(locker),
 		goose.WithDisableGlobalRegistry(true),
-		goose.WithGoMigrations(append([]*goose.Migration{outboxMigration}, auditMigrations...)...))
+		goose.WithGoMigrations(append(append([]*goose.Migration{outboxMigration}, auditMigrations...), regionKeysMigration)...))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -500,3 +501,7 @@ func jsonList(l []string) []string {
 	}
 	return l
 }
+
+// regionKeysMigration rebuilds need_region_keys since municipalities match
+// their Kreis's NUTS-2 and NUTS-3 regions (migration 8).
+var regionKeysMigration = regionkeys.Migration(8, func(n int) string { return fmt.Sprintf("$%d", n) })

@@ -31,6 +31,7 @@ import (
 	"github.com/govmatch/govmatch/pkg/sqlstore"
 	"github.com/govmatch/govmatch/services/needs/need"
 	"github.com/govmatch/govmatch/services/needs/store/internal/columns"
+	"github.com/govmatch/govmatch/services/needs/store/internal/regionkeys"
 )
 
 //go:embed migrations/*.sql
@@ -131,7 +132,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	// one process (the single write connection serialises within it).
 	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
 		goose.WithDisableGlobalRegistry(true),
-		goose.WithGoMigrations(append([]*goose.Migration{outboxMigration}, auditMigrations...)...))
+		goose.WithGoMigrations(append(append([]*goose.Migration{outboxMigration}, auditMigrations...), regionKeysMigration)...))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -550,3 +551,7 @@ func (s *Store) List(ctx context.Context, q need.ListQuery) ([]*need.Need, error
 func mapError(err error, op, id string) error {
 	return sqlstore.MapSQLiteError(err, op, id, "needs.id", errdefs.AlreadyExists("need %q already exists", id))
 }
+
+// regionKeysMigration rebuilds need_region_keys since municipalities match
+// their Kreis's NUTS-2 and NUTS-3 regions (migration 8).
+var regionKeysMigration = regionkeys.Migration(8, func(int) string { return "?" })

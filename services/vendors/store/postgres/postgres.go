@@ -27,6 +27,7 @@ import (
 	"github.com/govmatch/govmatch/services/vendors/profile"
 	"github.com/govmatch/govmatch/services/vendors/store/internal/changes"
 	"github.com/govmatch/govmatch/services/vendors/store/internal/columns"
+	"github.com/govmatch/govmatch/services/vendors/store/internal/regionkeys"
 )
 
 //go:embed migrations/*.sql
@@ -131,7 +132,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		goose.WithSessionLocker(locker),
 		goose.WithDisableGlobalRegistry(true),
 		goose.WithTableName("goose_db_version_vendors"),
-		goose.WithGoMigrations(append([]*goose.Migration{outboxMigration}, auditMigrations...)...))
+		goose.WithGoMigrations(append(append([]*goose.Migration{outboxMigration}, auditMigrations...), regionKeysMigration)...))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -540,3 +541,7 @@ func (s *Store) List(ctx context.Context, q profile.ListQuery) ([]*profile.Vendo
 func mapError(err error, op, id string) error {
 	return sqlstore.MapPostgresError(err, op, id, "vendors_pkey", errdefs.AlreadyExists("vendor %q already exists", "vendors/"+id))
 }
+
+// regionKeysMigration rebuilds vendor_region_keys since a Kreis and its
+// municipalities match the Kreis's NUTS-2 and NUTS-3 regions (migration 6).
+var regionKeysMigration = regionkeys.Migration(6, func(n int) string { return fmt.Sprintf("$%d", n) })

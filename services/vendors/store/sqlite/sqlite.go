@@ -32,6 +32,7 @@ import (
 	"github.com/govmatch/govmatch/services/vendors/profile"
 	"github.com/govmatch/govmatch/services/vendors/store/internal/changes"
 	"github.com/govmatch/govmatch/services/vendors/store/internal/columns"
+	"github.com/govmatch/govmatch/services/vendors/store/internal/regionkeys"
 )
 
 //go:embed migrations/*.sql
@@ -142,7 +143,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true),
-		goose.WithGoMigrations(append([]*goose.Migration{outboxMigration}, auditMigrations...)...))
+		goose.WithGoMigrations(append(append([]*goose.Migration{outboxMigration}, auditMigrations...), regionKeysMigration)...))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -588,3 +589,7 @@ func (s *Store) List(ctx context.Context, q profile.ListQuery) ([]*profile.Vendo
 func mapError(err error, op, id string) error {
 	return sqlstore.MapSQLiteError(err, op, id, "vendors.id", errdefs.AlreadyExists("vendor %q already exists", "vendors/"+id))
 }
+
+// regionKeysMigration rebuilds vendor_region_keys since a Kreis and its
+// municipalities match the Kreis's NUTS-2 and NUTS-3 regions (migration 6).
+var regionKeysMigration = regionkeys.Migration(6, func(int) string { return "?" })

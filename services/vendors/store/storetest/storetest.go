@@ -429,8 +429,10 @@ func testList(t *testing.T, newStore func(*testing.T) profile.Store) {
 		m := &profile.RegionMatch{Keys: keys}
 		up := map[string][]string{
 			"DE7": {"DE", "DE7", "AGS:06"}, "DE712": {"DE", "DE7", "DE71", "DE712", "AGS:06"},
-			"AGS:06531": {"DE", "DE7", "AGS:06", "AGS:06531"}, "DE1": {"DE", "DE1", "AGS:08"},
+			"AGS:06531": {"DE", "DE7", "DE72", "DE721", "AGS:06", "AGS:06531"}, "DE1": {"DE", "DE1", "AGS:08"},
 			"DE": {"DE"}, "AGS:02": {"DE", "DE6", "AGS:02"},
+			"DE72": {"DE", "DE7", "DE72", "AGS:06"}, "DE721": {"DE", "DE7", "DE72", "DE721", "AGS:06", "AGS:06531"},
+			"DE722": {"DE", "DE7", "DE72", "DE722", "AGS:06", "AGS:06532"}, "DE600": {"DE", "DE6", "DE60", "DE600", "AGS:02", "AGS:02000"},
 		}
 		for _, k := range keys {
 			m.Within = append(m.Within, up[k]...)
@@ -449,6 +451,10 @@ func testList(t *testing.T, newStore func(*testing.T) profile.Store) {
 		{"region inside a served region", profile.ListQuery{Regions: region("DE712")}, []string{"bund-weit", "hessen-it"}},
 		{"region containing a served municipality", profile.ListQuery{Regions: region("DE7")}, []string{"bund-weit", "giessen-lab", "hessen-it"}},
 		{"Kreis AGS finds Land and municipality", profile.ListQuery{Regions: region("AGS:06531")}, []string{"bund-weit", "giessen-lab", "hessen-it"}},
+		{"NUTS-2 containing a served municipality", profile.ListQuery{Regions: region("DE72")}, []string{"bund-weit", "giessen-lab", "hessen-it"}},
+		{"NUTS-3 of a served municipality", profile.ListQuery{Regions: region("DE721")}, []string{"bund-weit", "giessen-lab", "hessen-it"}},
+		{"a sibling NUTS-3: not the municipality", profile.ListQuery{Regions: region("DE722")}, []string{"bund-weit", "hessen-it"}},
+		{"NUTS-3 of a served Kreis", profile.ListQuery{Regions: region("DE600")}, []string{"bund-weit", "hamburg-kreis"}},
 		{"other Land: only nationwide", profile.ListQuery{Regions: region("DE1")}, []string{"bund-weit"}},
 		{"Land AGS contains served Kreis", profile.ListQuery{Regions: region("AGS:02")}, []string{"bund-weit", "hamburg-kreis"}},
 		{"DE finds every vendor with a region", profile.ListQuery{Regions: region("DE")}, []string{"bund-weit", "giessen-lab", "hamburg-kreis", "hessen-it"}},
