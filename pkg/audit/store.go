@@ -222,12 +222,12 @@ func (c *Chains) AppendSQLite(ctx context.Context, tx *sql.Tx, e *Entry) error {
 const lockClass = 0x617564
 
 // AppendPgx appends e to its resource's chain inside the caller's
-// transaction; a nil e is nothing to append. A transaction-scoped
-// advisory lock on the resource holds
-// other writers of the chain back until commit, whether or not the caller
-// locked the resource's row (a create has none yet); it goes to the
-// server in one round trip with the insert, which under READ COMMITTED
-// sees the chain as committed when the lock was granted.
+// transaction; a nil e is nothing to append. A transaction-scoped advisory
+// lock on the resource holds other writers of the chain back until commit,
+// whether or not the caller locked the resource's row (a create has none
+// yet); it goes to the server in one round trip with the insert, which
+// under READ COMMITTED sees the chain as committed when the lock was
+// granted.
 func (c *Chains) AppendPgx(ctx context.Context, tx pgx.Tx, e *Entry) error {
 	if e == nil {
 		return nil

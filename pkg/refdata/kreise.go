@@ -107,11 +107,10 @@ func pairLand(kreise, regions []string, nuts3 map[string]string, municipalities 
 		if taken[c] || !isCityLabel(nuts3[c]) {
 			continue
 		}
-		names := labelNames(nuts3[c])
+		name := cityName(nuts3[c])
 		var fits []string
 		for _, k := range kreise {
-			if _, done := pairs[k]; !done && len(municipalities[k]) == 1 &&
-				slices.ContainsFunc(municipalityNames(municipalities[k][0]), func(n string) bool { return slices.Contains(names, n) }) {
+			if _, done := pairs[k]; !done && len(municipalities[k]) == 1 && slices.Contains(municipalityNames(municipalities[k][0]), name) {
 				fits = append(fits, k)
 			}
 		}
@@ -169,15 +168,11 @@ func isCityLabel(label string) bool {
 	return strings.HasSuffix(label, ", Kreisfreie Stadt") || strings.HasSuffix(label, ", Stadtkreis")
 }
 
-// labelNames are the names a NUTS-3 label gives: "Darmstadt, Kreisfreie
-// Stadt" → darmstadt.
-func labelNames(label string) []string {
+// cityName is the name a city's NUTS-3 label gives: "Darmstadt,
+// Kreisfreie Stadt" → darmstadt.
+func cityName(label string) string {
 	base, _, _ := strings.Cut(label, ",")
-	base = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(base), "(DE)"))
-	for _, p := range []string{"Landkreis ", "Region ", "Städteregion ", "Regionalverband "} {
-		base = strings.TrimPrefix(base, p)
-	}
-	return []string{strings.ToLower(base)}
+	return strings.ToLower(strings.TrimSpace(base))
 }
 
 // municipalityNames are the names of a municipality as the table spells

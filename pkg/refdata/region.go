@@ -234,7 +234,10 @@ func parseRegions(nuts, gemeinden string) (*regionTable, error) {
 		slices.Sort(ks)
 	}
 	for i, r := range t.all {
-		if c, ok := kreisRegions[r.Code[:min(5, len(r.Code))]]; ok && r.Kind == Municipality {
+		if r.Kind != Municipality {
+			continue
+		}
+		if c, ok := kreisRegions[r.Code[:5]]; ok {
 			r.NUTS3 = c
 			t.all[i] = r
 			t.byCode[r.Code] = r

@@ -146,13 +146,15 @@ func (r *queryRoute) check(keys []string) ([]*errdetails.BadRequest_FieldViolati
 	var vs []*errdetails.BadRequest_FieldViolation
 	var descs []string
 	for _, key := range keys {
+		res := unknownParam
+		if !r.noQuery {
+			res = r.resolve(key)
+		}
 		var d string
-		switch {
-		case r.noQuery:
+		switch res {
+		case unknownParam:
 			d = fmt.Sprintf("unknown query parameter %q", key)
-		case r.resolve(key) == unknownParam:
-			d = fmt.Sprintf("unknown query parameter %q", key)
-		case r.resolve(key) == boundParam:
+		case boundParam:
 			d = fmt.Sprintf("query parameter %q sets what the path or the body sets", key)
 		default:
 			continue
